@@ -1,0 +1,11 @@
+export {
+  describeConfig,
+  loadConfig,
+  setting,
+  type ConfigOf,
+  type ConfigShape,
+  type Environment,
+  type Setting,
+} from './config.js';
+export * as env from './types.js';
+export { z } from 'zod';
