@@ -1,3 +1,4 @@
+import { basename, join } from 'node:path';
 import { defaultServerConditions } from 'vite';
 import { defineProject, type ViteUserConfig } from 'vitest/config';
 
@@ -9,6 +10,16 @@ export const resolveSources: ViteUserConfig = {
   ssr: { resolve: { conditions, externalConditions: conditions } },
 };
 
+/**
+ * `npm test` sets UNDERSTUDY_REPORT_DIR so each Vitest run also writes a JSON report there, from
+ * which the root script prints one `N passed, N failed` line for the whole repository.
+ */
+export function reporters(name: string): NonNullable<ViteUserConfig['test']>['reporters'] {
+  const dir = process.env['UNDERSTUDY_REPORT_DIR'];
+  if (dir === undefined || dir === '') return ['default'];
+  return ['default', ['json', { outputFile: join(dir, `${name}.json`) }]];
+}
+
 /** Unit tests: beside the code, no network peers; integration tests (*.int.test.ts) run from test/. */
 export function unitTestConfig(): ViteUserConfig {
   return defineProject({
@@ -18,6 +29,7 @@ export function unitTestConfig(): ViteUserConfig {
       exclude: ['src/**/*.int.test.ts'],
       environment: 'node',
       testTimeout: 20_000,
+      reporters: reporters(`unit-${basename(process.cwd())}`),
     },
   });
 }
