@@ -1,6 +1,6 @@
 import { basename, join } from 'node:path';
 import { defaultServerConditions } from 'vite';
-import { defineProject, type ViteUserConfig } from 'vitest/config';
+import { defineConfig, type TestUserConfig, type ViteUserConfig } from 'vitest/config';
 
 /** Workspace packages resolve to their TypeScript sources in tests (see tsconfig customConditions). */
 const conditions = ['@understudy/source', ...defaultServerConditions];
@@ -14,7 +14,7 @@ export const resolveSources: ViteUserConfig = {
  * `npm test` sets UNDERSTUDY_REPORT_DIR so each Vitest run also writes a JSON report there, from
  * which the root script prints one `N passed, N failed` line for the whole repository.
  */
-export function reporters(name: string): NonNullable<ViteUserConfig['test']>['reporters'] {
+export function reporters(name: string): NonNullable<TestUserConfig['reporters']> {
   const dir = process.env['UNDERSTUDY_REPORT_DIR'];
   if (dir === undefined || dir === '') return ['default'];
   return ['default', ['json', { outputFile: join(dir, `${name}.json`) }]];
@@ -22,7 +22,7 @@ export function reporters(name: string): NonNullable<ViteUserConfig['test']>['re
 
 /** Unit tests: beside the code, no network peers; integration tests (*.int.test.ts) run from test/. */
 export function unitTestConfig(): ViteUserConfig {
-  return defineProject({
+  return defineConfig({
     ...resolveSources,
     test: {
       include: ['src/**/*.test.ts'],
