@@ -1,0 +1,19 @@
+// The wire contracts, generated from proto/ by `npm run proto:generate`.
+export * from './gen/understudy/v1/common_pb.js';
+export * from './gen/understudy/v1/calls_pb.js';
+export * from './gen/understudy/v1/embeddings_pb.js';
+export * from './gen/understudy/v1/tasks_pb.js';
+export * from './gen/understudy/v1/datasets_pb.js';
+export * from './gen/understudy/v1/training_pb.js';
+export * from './gen/understudy/v1/models_pb.js';
+export * from './gen/understudy/v1/routing_pb.js';
+export * from './gen/understudy/v1/audit_pb.js';
+export * from './gen/understudy/v1/registry_service_pb.js';
+export * from './gen/understudy/v1/trainer_service_pb.js';
+export * from './gen/understudy/v1/clusterer_service_pb.js';
+export * from './gen/understudy/v1/embedder_service_pb.js';
+export * from './gen/understudy/v1/dataset_builder_service_pb.js';
+export * from './gen/grpc/health/v1/health_pb.js';
+// The two reflection versions declare the same names, so each gets its own namespace.
+export * as reflectionV1 from './gen/grpc/reflection/v1/reflection_pb.js';
+export * as reflectionV1alpha from './gen/grpc/reflection/v1alpha/reflection_pb.js';
