@@ -2,6 +2,17 @@ import js from '@eslint/js';
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
+/** Services use libs and contracts, never each other; contracts depend on nothing. */
+const moduleBoundaries = (codeMayUse) => ({
+  enforceBuildableLibDependency: false,
+  depConstraints: [
+    { sourceTag: 'type:service', onlyDependOnLibsWithTags: codeMayUse },
+    { sourceTag: 'type:lib', onlyDependOnLibsWithTags: codeMayUse },
+    { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
+    { sourceTag: 'type:testing', onlyDependOnLibsWithTags: [...codeMayUse, 'type:testing'] },
+  ],
+});
+
 export default tseslint.config(
   {
     // Generated code is fenced off: it is checked by regeneration in CI, not by lint.
@@ -15,21 +26,7 @@ export default tseslint.config(
     },
     plugins: { '@nx': nx },
     rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          depConstraints: [
-            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib', 'type:contracts'] },
-            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:contracts'] },
-            { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
-            {
-              sourceTag: 'type:testing',
-              onlyDependOnLibsWithTags: ['type:lib', 'type:contracts', 'type:testing'],
-            },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', moduleBoundaries(['type:lib', 'type:contracts'])],
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
@@ -42,6 +39,16 @@ export default tseslint.config(
     // Project configs share the root's test settings by relative import.
     files: ['**/vitest.config.ts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
+  {
+    // Integration tests, and only they, start real servers through the test bed.
+    files: ['**/*.int.test.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        moduleBoundaries(['type:lib', 'type:contracts', 'type:testing']),
+      ],
+    },
   },
   {
     files: ['**/*.test.ts', '**/vitest.config.ts', 'vitest.shared.ts'],
