@@ -1,0 +1,47 @@
+import {
+  fromBinary,
+  toBinary,
+  type DescMethod,
+  type DescService,
+  type Message,
+} from '@bufbuild/protobuf';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+
+/** The HTTP/2 path of an RPC, as every gRPC implementation routes it. */
+export function methodPath(method: DescMethod): string {
+  return `/${method.parent.typeName}/${method.name}`;
+}
+
+/**
+ * One grpc-js method definition from a protobuf-es descriptor: the generated schemas do the
+ * (de)serialisation, so no .proto file is loaded at run time and the types cannot drift.
+ */
+export function methodDefinition(method: DescMethod): MethodDefinition<Message, Message> {
+  const requestStream =
+    method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming';
+  const responseStream =
+    method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming';
+  return {
+    path: methodPath(method),
+    originalName: method.name,
+    requestStream,
+    responseStream,
+    requestSerialize: (message) => asBuffer(toBinary(method.input, message)),
+    requestDeserialize: (bytes) => fromBinary(method.input, bytes),
+    responseSerialize: (message) => asBuffer(toBinary(method.output, message)),
+    responseDeserialize: (bytes) => fromBinary(method.output, bytes),
+  };
+}
+
+/**
+ * A grpc-js service definition keyed by each method's `localName`, the key protobuf-es uses, so
+ * it works with `server.addService` and `makeGenericClientConstructor` alike.
+ */
+export function serviceDefinition(service: DescService): ServiceDefinition {
+  return Object.fromEntries(service.methods.map((m) => [m.localName, methodDefinition(m)]));
+}
+
+/** grpc-js wants Buffers; wrap the bytes instead of copying them. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

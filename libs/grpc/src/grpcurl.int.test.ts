@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DescService } from '@bufbuild/protobuf';
+import { ModelRegistryService } from '@understudy/contracts';
+import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import type { GrpcServer } from './server.js';
+import type { ServiceImpl } from './service-impl.js';
+import { Echo } from './testing/echo.js';
+import { echoImpl, startServer } from './testing/harness.js';
+
+const run = promisify(execFile);
+
+const cachedGrpcurl = join(homedir(), '.cache/understudy/tools/grpcurl-v1.9.3/grpcurl');
+
+/** grpcurl from $GRPCURL or the tools cache; missing, the suite fails rather than skips. */
+async function locateGrpcurl(): Promise<string> {
+  const path = process.env['GRPCURL'] ?? cachedGrpcurl;
+  try {
+    await access(path, constants.X_OK);
+    return path;
+  } catch {
+    throw new Error(
+      `grpcurl not found at ${path}: install it with ` +
+        '`GOTOOLCHAIN=local go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3` ' +
+        `and copy the binary to ${cachedGrpcurl}, or set GRPCURL to its path`,
+    );
+  }
+}
+
+/** Every method answers UNIMPLEMENTED: enough to be listed, described and called. */
+function unimplemented<S extends DescService>(service: S): ServiceImpl<S> {
+  const fail = (): never => {
+    throw new UnderstudyError(ErrorCode.Unimplemented, 'not in this test');
+  };
+  return Object.fromEntries(
+    service.methods.map((m) => [m.localName, fail]),
+  ) as unknown as ServiceImpl<S>;
+}
+
+let grpcurl: string;
+let server: GrpcServer;
+let target: string;
+
+beforeAll(async () => {
+  grpcurl = await locateGrpcurl();
+  const started = await startServer((s) => {
+    s.register(Echo, echoImpl);
+    s.register(ModelRegistryService, unimplemented(ModelRegistryService));
+  });
+  server = started.server;
+  target = started.address;
+});
+
+afterAll(async () => {
+  await server.shutdown();
+});
+
+/** Runs `grpcurl -plaintext <flags> <server> <command…>`; rejects with its output on failure. */
+async function grpcurlAt(flags: string[], ...command: string[]): Promise<string> {
+  const { stdout } = await run(grpcurl, ['-plaintext', ...flags, target, ...command], {
+    timeout: 15_000,
+  });
+  return stdout;
+}
+
+describe('grpcurl against GrpcServer, without .proto files', () => {
+  it('lists the services through reflection', async () => {
+    const services = (await grpcurlAt([], 'list')).trim().split('\n');
+    expect(services).toEqual([
+      'grpc.health.v1.Health',
+      'grpc.reflection.v1.ServerReflection',
+      'grpc.reflection.v1alpha.ServerReflection',
+      'understudy.grpc.testing.v1.Echo',
+      'understudy.v1.ModelRegistryService',
+    ]);
+  });
+
+  it('describes the health service', async () => {
+    const description = await grpcurlAt([], 'describe', 'grpc.health.v1.Health');
+    expect(description).toContain('grpc.health.v1.Health is a service:');
+    expect(description).toContain(
+      'rpc Check ( .grpc.health.v1.HealthCheckRequest ) returns ( .grpc.health.v1.HealthCheckResponse );',
+    );
+    expect(description).toContain(
+      'rpc Watch ( .grpc.health.v1.HealthCheckRequest ) returns ( stream .grpc.health.v1.HealthCheckResponse );',
+    );
+  });
+
+  it('calls Health/Check and reads SERVING', async () => {
+    const output = await grpcurlAt(['-d', '{"service":""}'], 'grpc.health.v1.Health/Check');
+    expect(JSON.parse(output)).toEqual({ status: 'SERVING' });
+  });
+
+  it('describes a message through a transitive import', async () => {
+    const description = await grpcurlAt([], 'describe', 'understudy.grpc.testing.v1.Tick');
+    expect(description).toContain('.google.protobuf.Timestamp at = 1;');
+  });
+
+  it('calls a unary RPC and sees a mapped error status', async () => {
+    const output = await grpcurlAt(['-d', '"hello"'], 'understudy.grpc.testing.v1.Echo/Say');
+    expect(JSON.parse(output)).toBe('hello');
+
+    const failure: unknown = await grpcurlAt(
+      ['-d', '{"service":"no.such.Service"}'],
+      'grpc.health.v1.Health/Check',
+    ).catch((e: unknown) => e);
+    expect(String((failure as { stdout?: unknown; stderr?: unknown }).stderr)).toContain(
+      'Code: NotFound',
+    );
+  });
+
+  it('describes and calls a generated Understudy contract', async () => {
+    const service = await grpcurlAt([], 'describe', 'understudy.v1.ModelRegistryService');
+    expect(service).toContain('rpc WatchRoutingTable ( .understudy.v1.WatchRoutingTableRequest )');
+    const message = await grpcurlAt([], 'describe', 'understudy.v1.ModelVersion');
+    expect(message).toContain('understudy.v1.ModelVersion is a message:');
+
+    const failure: unknown = await grpcurlAt(
+      ['-d', '{"tenantId":"t-1","modelVersionId":"mv-1"}'],
+      'understudy.v1.ModelRegistryService/GetModelVersion',
+    ).catch((e: unknown) => e);
+    expect(String((failure as { stderr?: unknown }).stderr)).toContain('Code: Unimplemented');
+  });
+});

@@ -1,0 +1,202 @@
+import type { DescService } from '@bufbuild/protobuf';
+import {
+  Server,
+  ServerCredentials,
+  type ServerOptions,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { Health, reflectionV1, reflectionV1alpha } from '@understudy/contracts';
+import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { silentLogger, type Logger } from '@understudy/telemetry';
+import { serviceDefinition } from './adapter.js';
+import { grpcHandler, type Edge } from './handlers.js';
+import { HealthRegistry, overallService } from './health.js';
+import { ReflectionIndex, reflectionServices } from './reflection.js';
+import type { Authenticate, ServiceImpl } from './service-impl.js';
+import { RpcTelemetry } from './telemetry.js';
+
+export interface GrpcServerOptions {
+  /** Interface to listen on; all IPv4 interfaces by default. */
+  readonly host?: string;
+  /** 0 (the default) lets the system pick a free port; read it from `port` after `start()`. */
+  readonly port?: number;
+  readonly logger?: Logger;
+  /** Runs before every call to a registered service; health and reflection stay public. */
+  readonly authenticate?: Authenticate;
+  /** How long `shutdown()` lets calls in flight finish before cancelling them. */
+  readonly shutdownTimeoutMs?: number;
+  /** grpc-js server options, e.g. `grpc.max_receive_message_length`. */
+  readonly grpcOptions?: ServerOptions;
+}
+
+const builtIn = [
+  Health.typeName,
+  reflectionV1.ServerReflection.typeName,
+  reflectionV1alpha.ServerReflection.typeName,
+];
+
+interface Registration {
+  readonly service: DescService;
+  readonly impl: object;
+  readonly public: boolean;
+}
+
+/**
+ * A grpc-js server for protobuf-es services that always answers `grpc.health.v1.Health` and
+ * server reflection (v1 and v1alpha). Register services, `start()`, and `shutdown()` on SIGTERM:
+ * health turns NOT_SERVING, calls in flight get `shutdownTimeoutMs` to finish, the rest are
+ * cancelled.
+ */
+export class GrpcServer {
+  /** Per-service serving status; `''` is the server as a whole. */
+  readonly health = new HealthRegistry();
+  readonly #options: GrpcServerOptions;
+  readonly #logger: Logger;
+  readonly #server: Server;
+  readonly #registrations: Registration[] = [];
+  #state: 'new' | 'starting' | 'serving' | 'stopped' = 'new';
+  #port: number | undefined;
+
+  constructor(options: GrpcServerOptions = {}) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#server = new Server(options.grpcOptions);
+  }
+
+  /** Adds a service; all services must be registered before `start()`. */
+  register<S extends DescService>(service: S, impl: ServiceImpl<S>): this {
+    if (builtIn.includes(service.typeName)) {
+      throw new UnderstudyError(
+        ErrorCode.AlreadyExists,
+        `${service.typeName} is served by GrpcServer itself`,
+      );
+    }
+    this.#add(service, impl, false);
+    return this;
+  }
+
+  /** The bound port; known once `start()` has resolved. */
+  get port(): number {
+    if (this.#port === undefined) {
+      throw new UnderstudyError(ErrorCode.FailedPrecondition, 'gRPC server is not started');
+    }
+    return this.#port;
+  }
+
+  /** Binds and serves; resolves with the bound port. */
+  async start(): Promise<number> {
+    if (this.#state !== 'new') {
+      throw new UnderstudyError(ErrorCode.FailedPrecondition, 'gRPC server was already started');
+    }
+    this.#state = 'starting';
+    const userServices = this.#registrations.map((r) => r.service);
+    const reflection = reflectionServices(
+      new ReflectionIndex([
+        ...userServices,
+        Health,
+        reflectionV1.ServerReflection,
+        reflectionV1alpha.ServerReflection,
+      ]),
+    );
+    this.#add(Health, this.health.impl, true);
+    this.#add(reflectionV1.ServerReflection, reflection.v1, true);
+    this.#add(reflectionV1alpha.ServerReflection, reflection.v1alpha, true);
+
+    const telemetry = new RpcTelemetry('server');
+    for (const { service, impl, public: isPublic } of this.#registrations) {
+      const edge: Edge = {
+        logger: this.#logger,
+        telemetry,
+        authenticate: isPublic ? undefined : this.#options.authenticate,
+      };
+      this.#server.addService(serviceDefinition(service), handlersOf(service, impl, edge));
+    }
+
+    const address = hostPort(this.#options.host ?? '0.0.0.0', this.#options.port ?? 0);
+    this.#port = await new Promise<number>((resolve, reject) => {
+      this.#server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
+        if (error) {
+          this.#state = 'stopped';
+          reject(
+            new UnderstudyError(ErrorCode.Unavailable, `cannot listen on ${address}`, {
+              cause: error,
+            }),
+          );
+        } else {
+          resolve(port);
+        }
+      });
+    });
+    // A service may have declared itself NOT_SERVING before start (still warming up).
+    for (const name of [overallService, ...userServices.map((s) => s.typeName)]) {
+      if (this.health.get(name) === undefined) this.health.set(name, 'SERVING');
+    }
+    this.#state = 'serving';
+    this.#logger.info({ address, port: this.#port }, 'gRPC server listening');
+    return this.#port;
+  }
+
+  /**
+   * Two-phase stop: NOT_SERVING and no new calls, then up to `shutdownTimeoutMs` for calls in
+   * flight, then cancel what is left.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.health.shutdown();
+    const timeoutMs = this.#options.shutdownTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        this.#server.tryShutdown(() => {
+          resolve(true);
+        });
+      }),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs, false);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) {
+      this.#logger.warn({ timeoutMs }, 'gRPC calls still running at shutdown; cancelling them');
+      this.#server.forceShutdown();
+    }
+    this.#logger.info({}, 'gRPC server stopped');
+  }
+
+  #add(service: DescService, impl: object, isPublic: boolean): void {
+    if (this.#state !== 'new' && !(this.#state === 'starting' && isPublic)) {
+      throw new UnderstudyError(
+        ErrorCode.FailedPrecondition,
+        `cannot register ${service.typeName} after start`,
+      );
+    }
+    if (this.#registrations.some((r) => r.service.typeName === service.typeName)) {
+      throw new UnderstudyError(ErrorCode.AlreadyExists, `${service.typeName} is registered twice`);
+    }
+    const missing = service.methods.filter(
+      (m) => typeof Reflect.get(impl, m.localName) !== 'function',
+    );
+    if (missing.length > 0) {
+      throw new UnderstudyError(
+        ErrorCode.InvalidArgument,
+        `${service.typeName} has no handler for ${missing.map((m) => m.name).join(', ')}`,
+      );
+    }
+    this.#registrations.push({ service, impl, public: isPublic });
+  }
+}
+
+function handlersOf(service: DescService, impl: object, edge: Edge): UntypedServiceImplementation {
+  return Object.fromEntries(
+    service.methods.map((method) => {
+      const handler = Reflect.get(impl, method.localName) as (...args: never[]) => unknown;
+      // Bound so class-based implementations keep their `this`.
+      return [method.localName, grpcHandler(method, handler.bind(impl), edge)];
+    }),
+  );
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
