@@ -1,36 +1,16 @@
 import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DescService } from '@bufbuild/protobuf';
 import { ModelRegistryService } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { grpcurlBinary } from '@understudy/testbed';
 import type { GrpcServer } from './server.js';
 import type { ServiceImpl } from './service-impl.js';
 import { Echo } from './testing/echo.js';
 import { echoImpl, startServer } from './testing/harness.js';
 
 const run = promisify(execFile);
-
-const cachedGrpcurl = join(homedir(), '.cache/understudy/tools/grpcurl-v1.9.3/grpcurl');
-
-/** grpcurl from $GRPCURL or the tools cache; missing, the suite fails rather than skips. */
-async function locateGrpcurl(): Promise<string> {
-  const path = process.env['GRPCURL'] ?? cachedGrpcurl;
-  try {
-    await access(path, constants.X_OK);
-    return path;
-  } catch {
-    throw new Error(
-      `grpcurl not found at ${path}: install it with ` +
-        '`GOTOOLCHAIN=local go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3` ' +
-        `and copy the binary to ${cachedGrpcurl}, or set GRPCURL to its path`,
-    );
-  }
-}
 
 /** Every method answers UNIMPLEMENTED: enough to be listed, described and called. */
 function unimplemented<S extends DescService>(service: S): ServiceImpl<S> {
@@ -47,7 +27,7 @@ let server: GrpcServer;
 let target: string;
 
 beforeAll(async () => {
-  grpcurl = await locateGrpcurl();
+  grpcurl = await grpcurlBinary();
   const started = await startServer((s) => {
     s.register(Echo, echoImpl);
     s.register(ModelRegistryService, unimplemented(ModelRegistryService));

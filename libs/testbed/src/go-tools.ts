@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+import { exists, produce, seconds, type Progress } from './artifacts.js';
+import { cacheRoot } from './paths.js';
+import { requireTool, runTool } from './tools.js';
+
+export interface GoProgram {
+  /** Binary name, as `go install` names it. */
+  readonly name: string;
+  /** Package path without version, e.g. `github.com/fullstorydev/grpcurl/cmd/grpcurl`. */
+  readonly module: string;
+  readonly version: string;
+  /** Folder below the cache root that holds the binary. */
+  readonly cacheDir: string;
+  /** How long a cold build takes here, for the progress line. */
+  readonly buildTime: string;
+}
+
+/** A Go program from the module proxy, built once with `go install` and cached by version. */
+export async function goBinary(program: GoProgram, progress?: Progress): Promise<string> {
+  const binary = join(cacheRoot(), program.cacheDir, program.name);
+  if (await exists(binary)) return binary;
+  const go = await requireTool('go', `install Go 1.24 or newer (https://go.dev/dl) to build ${program.name}`);
+  const started = Date.now();
+  progress?.(`${program.name} ${program.version}: building with Go (${program.buildTime})`);
+  await produce(binary, async (staging) => {
+    await runTool(go, ['install', '-v', `${program.module}@${program.version}`], {
+      env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-trimpath', GOBIN: staging },
+      echo: progress !== undefined,
+    });
+    return join(staging, program.name);
+  });
+  progress?.(`${program.name} ${program.version}: built in ${seconds(started)}`);
+  return binary;
+}
+
+export const GRPCURL_VERSION = 'v1.9.3';
+
+/** grpcurl, the real gRPC client integration tests drive servers with (via reflection). */
+export function grpcurlBinary(progress?: Progress): Promise<string> {
+  return goBinary(
+    {
+      name: 'grpcurl',
+      module: 'github.com/fullstorydev/grpcurl/cmd/grpcurl',
+      version: GRPCURL_VERSION,
+      cacheDir: join('tools', `grpcurl-${GRPCURL_VERSION}`),
+      buildTime: 'about a minute on 2 cores',
+    },
+    progress,
+  );
+}

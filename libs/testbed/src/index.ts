@@ -1,0 +1,10 @@
+export type { Progress } from './artifacts.js';
+export type { KafkaEndpoint, PostgresEndpoint, S3Endpoint, TestbedEndpoints } from './endpoints.js';
+export { GRPCURL_VERSION, goBinary, grpcurlBinary, type GoProgram } from './go-tools.js';
+export { KAFKA_VERSION, kafkaLibs, startKafka, type KafkaServer } from './kafka.js';
+export { MINIO_VERSION, minioBinary, startMinio, type MinioServer } from './minio.js';
+export { uniqueName } from './names.js';
+export { cacheRoot, stateRoot } from './paths.js';
+export { createDatabase, startPostgres, type PostgresServer } from './postgres.js';
+export { prepare, type Artifacts } from './prepare.js';
+export { startTestbed, type Testbed } from './testbed.js';
