@@ -2,10 +2,14 @@ import js from '@eslint/js';
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
-/** Services use libs and contracts, never each other; contracts depend on nothing. */
+/**
+ * Services use libs and contracts, never each other; contracts depend on nothing; apps (the
+ * embedded platform) assemble services.
+ */
 const moduleBoundaries = (codeMayUse) => ({
   enforceBuildableLibDependency: false,
   depConstraints: [
+    { sourceTag: 'type:app', onlyDependOnLibsWithTags: [...codeMayUse, 'type:service'] },
     { sourceTag: 'type:service', onlyDependOnLibsWithTags: codeMayUse },
     { sourceTag: 'type:lib', onlyDependOnLibsWithTags: codeMayUse },
     { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },

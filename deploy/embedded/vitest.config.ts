@@ -1,3 +1,0 @@
-import { unitTestConfig } from '../../vitest.shared.ts';
-
-export default unitTestConfig();
