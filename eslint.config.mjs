@@ -20,7 +20,13 @@ const moduleBoundaries = (codeMayUse) => ({
 export default tseslint.config(
   {
     // Generated code is fenced off: it is checked by regeneration in CI, not by lint.
-    ignores: ['**/dist/**', '**/node_modules/**', '**/.nx/**', 'libs/contracts/src/gen/**', '**/*.mjs'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/.nx/**',
+      'libs/contracts/src/gen/**',
+      '**/*.mjs',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,

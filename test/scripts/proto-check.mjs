@@ -50,7 +50,9 @@ switch (check) {
       encoding: 'utf8',
     });
     if (status.trim() !== '') {
-      console.error(`regenerating changed ${generated}; run \`npm run proto:generate\` and commit:\n${status}`);
+      console.error(
+        `regenerating changed ${generated}; run \`npm run proto:generate\` and commit:\n${status}`,
+      );
       process.exit(1);
     }
     console.log(`${generated} is up to date`);

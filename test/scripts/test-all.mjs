@@ -13,9 +13,21 @@ const steps = [
   ['protobuf lint', 'node', ['test/scripts/proto-check.mjs', 'lint']],
   ['protobuf breaking changes', 'node', ['test/scripts/proto-check.mjs', 'breaking']],
   ['generated code is current', 'node', ['test/scripts/proto-check.mjs', 'generated']],
-  ['test bed artifacts', 'npm', ['run', '--silent', '-w', '@understudy/testbed', 'testbed:prepare']],
-  ['lint, typecheck, unit tests', 'nx', ['run-many', '-t', 'lint', 'typecheck', 'test', '--skip-nx-cache', '--outputStyle=static']],
-  ['integration tests (real Kafka, MinIO, PostgreSQL)', 'vitest', ['run', '--config', 'test/vitest.config.ts']],
+  [
+    'test bed artifacts',
+    'npm',
+    ['run', '--silent', '-w', '@understudy/testbed', 'testbed:prepare'],
+  ],
+  [
+    'lint, typecheck, unit tests',
+    'nx',
+    ['run-many', '-t', 'lint', 'typecheck', 'test', '--skip-nx-cache', '--outputStyle=static'],
+  ],
+  [
+    'integration tests (real Kafka, MinIO, PostgreSQL)',
+    'vitest',
+    ['run', '--config', 'test/vitest.config.ts'],
+  ],
 ];
 
 rmSync(reports, { recursive: true, force: true });

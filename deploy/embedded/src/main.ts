@@ -17,7 +17,10 @@ const config = configOrExit();
 
 const platform = await startPlatform(config);
 const { logger } = platform;
-logger.info({ config: describeConfig(embeddedConfig, config) }, 'understudy embedded platform started');
+logger.info(
+  { config: describeConfig(embeddedConfig, config) },
+  'understudy embedded platform started',
+);
 process.stdout.write(
   [
     '',

@@ -42,7 +42,12 @@ describe('loadConfig', () => {
       expect(e.message).toContain('KAFKA_BROKERS (missing)');
       expect(e.message).toContain('S3_SECRET_KEY (missing)');
       expect(e.message).toContain('MODE ("cloud")');
-      expect(e.details['variables']).toEqual(['HTTP_PORT', 'KAFKA_BROKERS', 'S3_SECRET_KEY', 'MODE']);
+      expect(e.details['variables']).toEqual([
+        'HTTP_PORT',
+        'KAFKA_BROKERS',
+        'S3_SECRET_KEY',
+        'MODE',
+      ]);
     }
   });
 

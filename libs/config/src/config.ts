@@ -68,7 +68,8 @@ export function loadConfig<S extends ConfigShape>(
         out[key] = result.data;
       } else {
         const reason = result.error.issues.map((issue) => issue.message).join('; ');
-        const shown = raw === undefined || raw === '' ? 'missing' : entry.secret ? 'invalid' : `"${raw}"`;
+        const shown =
+          raw === undefined || raw === '' ? 'missing' : entry.secret ? 'invalid' : `"${raw}"`;
         problems.push(`${entry.variable} (${shown}): ${reason}`);
       }
     }

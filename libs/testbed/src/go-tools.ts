@@ -19,7 +19,10 @@ export interface GoProgram {
 export async function goBinary(program: GoProgram, progress?: Progress): Promise<string> {
   const binary = join(cacheRoot(), program.cacheDir, program.name);
   if (await exists(binary)) return binary;
-  const go = await requireTool('go', `install Go 1.24 or newer (https://go.dev/dl) to build ${program.name}`);
+  const go = await requireTool(
+    'go',
+    `install Go 1.24 or newer (https://go.dev/dl) to build ${program.name}`,
+  );
   const started = Date.now();
   progress?.(`${program.name} ${program.version}: building with Go (${program.buildTime})`);
   await produce(binary, async (staging) => {
