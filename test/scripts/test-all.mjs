@@ -13,6 +13,7 @@ const steps = [
   ['protobuf lint', 'node', ['test/scripts/proto-check.mjs', 'lint']],
   ['protobuf breaking changes', 'node', ['test/scripts/proto-check.mjs', 'breaking']],
   ['generated code is current', 'node', ['test/scripts/proto-check.mjs', 'generated']],
+  ['formatting', 'prettier', ['--check', '.']],
   [
     'test bed artifacts',
     'npm',
