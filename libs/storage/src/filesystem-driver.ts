@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { silentLogger, type Logger } from '@understudy/telemetry';
-import { bytesOf, Digest, discard } from './bytes.js';
+import { bytesOf, Digest } from './bytes.js';
 import { Instruments } from './instruments.js';
 import type {
   ByteRange,
@@ -91,16 +91,7 @@ export class FilesystemDriver implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | Readable, options: PutOptions = {}): Promise<PutResult> {
-    return this.#instruments.measure('put', key, async () => {
-      try {
-        const result = await this.#put(key, body, options);
-        this.#instruments.written(result.size);
-        return result;
-      } catch (error) {
-        discard(body);
-        throw error;
-      }
-    });
+    return this.#instruments.measurePut(key, body, () => this.#put(key, body, options));
   }
 
   async #put(key: string, body: Buffer | Readable, options: PutOptions): Promise<PutResult> {

@@ -9,6 +9,8 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import type { UnderstudyError } from '@understudy/errors';
+import { discard } from './bytes.js';
+import type { PutResult } from './object-store.js';
 
 export type Operation = 'init' | 'put' | 'get' | 'stat' | 'delete' | 'list';
 
@@ -96,8 +98,25 @@ export class Instruments {
     }
   }
 
-  written(bytes: number): void {
-    this.#written.add(bytes, { 'storage.driver': this.#driver });
+  /**
+   * A put, measured like any operation, counting the bytes stored; on failure the body stream
+   * it did not finish reading is torn down so its file or socket is released.
+   */
+  measurePut(
+    key: string,
+    body: Buffer | Readable,
+    write: () => Promise<PutResult>,
+  ): Promise<PutResult> {
+    return this.measure('put', key, async () => {
+      try {
+        const result = await write();
+        this.#written.add(result.size, { 'storage.driver': this.#driver });
+        return result;
+      } catch (error) {
+        discard(body);
+        throw error;
+      }
+    });
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { silentLogger, type Logger } from '@understudy/telemetry';
 import { Client, CopyDestinationOptions, CopySourceOptions, S3Error } from 'minio';
-import { bytesOf, chunksOf, Digest, discard } from './bytes.js';
+import { bytesOf, chunksOf, Digest } from './bytes.js';
 import { Instruments } from './instruments.js';
 import { fromMinioError } from './minio-errors.js';
 import type {
@@ -137,16 +137,7 @@ export class MinioDriver implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | Readable, options: PutOptions = {}): Promise<PutResult> {
-    return this.#instruments.measure('put', key, async () => {
-      try {
-        const result = await this.#put(key, body, options);
-        this.#instruments.written(result.size);
-        return result;
-      } catch (error) {
-        discard(body);
-        throw error;
-      }
-    });
+    return this.#instruments.measurePut(key, body, () => this.#put(key, body, options));
   }
 
   async #put(key: string, body: Buffer | Readable, options: PutOptions): Promise<PutResult> {

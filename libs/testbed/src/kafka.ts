@@ -6,7 +6,7 @@ import { exists, produce, seconds, type Progress } from './artifacts.js';
 import type { KafkaEndpoint } from './endpoints.js';
 import { cacheRoot, serverDir } from './paths.js';
 import { LOOPBACK, isPortOpen, withFreePorts } from './ports.js';
-import { ServerProcess } from './server-process.js';
+import { launchRestartable, ServerProcess, type RestartableServer } from './server-process.js';
 import { INSTALL_JAVA, requireTool, runTool } from './tools.js';
 
 /** Passed to pom.xml as -Dkafka.version, so this constant is the one place to upgrade. */
@@ -14,15 +14,9 @@ export const KAFKA_VERSION = '4.1.1';
 
 const POM = fileURLToPath(new URL('../pom.xml', import.meta.url));
 
-export interface KafkaServer {
+export interface KafkaServer extends RestartableServer {
   readonly endpoint: KafkaEndpoint;
   readonly logFile: string;
-  /** The watchdog's process group; changes on restart. */
-  readonly processGroup: number;
-  /** Stops the broker and deletes its data. */
-  stop(): Promise<void>;
-  /** Stops the broker and starts it again on the same ports with the same data. */
-  restart(): Promise<void>;
 }
 
 /** The broker's jars in the cache, fetched from Maven Central on first use. */
@@ -134,21 +128,10 @@ export async function startKafka(options: { name?: string } = {}): Promise<Kafka
         isReady: async (log) => log.includes('Kafka Server started') && (await isPortOpen(broker)),
         timeoutMs: 90_000,
       });
-    let server = await launch();
-    return {
+    const server = await launchRestartable(launch, dataDir);
+    return Object.assign(server, {
       endpoint: { brokers: [`${LOOPBACK}:${String(broker)}`] },
       logFile,
-      get processGroup() {
-        return server.processGroup;
-      },
-      async stop() {
-        await server.stop();
-        await rm(dataDir, { recursive: true, force: true });
-      },
-      async restart() {
-        await server.stop();
-        server = await launch();
-      },
-    };
+    });
   });
 }

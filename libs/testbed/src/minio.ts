@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Progress } from './artifacts.js';
 import type { S3Endpoint } from './endpoints.js';
 import { goBinary } from './go-tools.js';
 import { serverDir } from './paths.js';
 import { LOOPBACK, withFreePorts } from './ports.js';
-import { ServerProcess } from './server-process.js';
+import { launchRestartable, ServerProcess, type RestartableServer } from './server-process.js';
 
 /**
  * MinIO ships as source only. The Go module proxy refuses its last release tag
@@ -17,15 +16,9 @@ export const MINIO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
 
 const REGION = 'us-east-1';
 
-export interface MinioServer {
+export interface MinioServer extends RestartableServer {
   readonly endpoint: S3Endpoint;
   readonly logFile: string;
-  /** The watchdog's process group; changes on restart. */
-  readonly processGroup: number;
-  /** Stops the server and deletes its data. */
-  stop(): Promise<void>;
-  /** Stops the server and starts it again on the same ports with the same data. */
-  restart(): Promise<void>;
 }
 
 /** The MinIO binary in the cache, built from source with Go on first use (minutes). */
@@ -99,28 +92,17 @@ export async function startMinio(options: { name?: string } = {}): Promise<Minio
         isReady: () => isHealthy(api),
         timeoutMs: 60_000,
       });
-    let server = await launch();
-    return {
+    const server = await launchRestartable(launch, dataDir);
+    return Object.assign(server, {
       endpoint: {
         endPoint: LOOPBACK,
         port: api,
-        useSSL: false,
+        useSSL: false as const,
         accessKey,
         secretKey,
         region: REGION,
       },
       logFile,
-      get processGroup() {
-        return server.processGroup;
-      },
-      async stop() {
-        await server.stop();
-        await rm(dataDir, { recursive: true, force: true });
-      },
-      async restart() {
-        await server.stop();
-        server = await launch();
-      },
-    };
+    });
   });
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { open, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
@@ -188,4 +188,35 @@ export class ServerProcess {
     this.child.unref();
     await unregister(this.options.dir);
   }
+}
+
+/** A server that can be restarted on the same ports and data, and stopped for good. */
+export interface RestartableServer {
+  /** The watchdog's process group; changes on restart. */
+  readonly processGroup: number;
+  /** Stops the server and deletes its data. */
+  stop(): Promise<void>;
+  /** Stops the server and starts it again on the same ports with the same data. */
+  restart(): Promise<void>;
+}
+
+/** Launches a server whose `launch` can be repeated over the same `dataDir`. */
+export async function launchRestartable(
+  launch: () => Promise<ServerProcess>,
+  dataDir: string,
+): Promise<RestartableServer> {
+  let server = await launch();
+  return {
+    get processGroup() {
+      return server.processGroup;
+    },
+    async stop() {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+    async restart() {
+      await server.stop();
+      server = await launch();
+    },
+  };
 }
