@@ -25,3 +25,4 @@ export type {
   UnaryImpl,
 } from './service-impl.js';
 export { errorOfStatus, errorTrailer, statusOfError } from './status.js';
+export { GrpcModule, GrpcService, type GrpcModuleAsyncOptions } from './nest/grpc.module.js';

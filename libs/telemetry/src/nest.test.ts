@@ -49,8 +49,6 @@ describe('TelemetryModule', () => {
     @Module({ imports: [TelemetryModule.forRoot(telemetry), FeatureModule] })
     class AppModule {}
     // Nest's documented pattern: buffer boot logs until the JSON logger is resolved from DI.
-    // Nest declares its options type as a class; a plain literal is how Nest expects it.
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     const app = await NestFactory.createApplicationContext(AppModule, { bufferLogs: true });
     app.useLogger(app.get(NestLogger));
 
