@@ -1,6 +1,6 @@
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { describe, expect, it } from 'vitest';
-import { describeConfig, env, loadConfig, setting } from './index.js';
+import { describeConfig, env, loadConfig, loadConfigs, setting } from './index.js';
 
 const shape = {
   http: { port: setting('HTTP_PORT', env.port().default(8080)) },
@@ -65,5 +65,23 @@ describe('loadConfig', () => {
       s3: { secretKey: '***' },
       mode: 'embedded',
     });
+  });
+});
+
+describe('loadConfigs', () => {
+  const shared = { port: setting('OPS_PORT', env.port().default(9464)) };
+  const own = { brokers: setting('KAFKA_BROKERS', env.list()) };
+
+  it('returns one frozen config per shape', () => {
+    const [a, b] = loadConfigs([shared, own], { KAFKA_BROKERS: 'k:1' });
+    expect(a).toEqual({ port: 9464 });
+    expect(b).toEqual({ brokers: ['k:1'] });
+    expect(Object.isFrozen(b.brokers)).toBe(true);
+  });
+
+  it('reports the problems of every shape in one error', () => {
+    expect(() => loadConfigs([shared, own], { OPS_PORT: 'x' })).toThrow(
+      /OPS_PORT \("x"\)[\s\S]*KAFKA_BROKERS \(missing\)/,
+    );
   });
 });

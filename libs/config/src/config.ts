@@ -54,6 +54,15 @@ export function loadConfig<S extends ConfigShape>(
   shape: S,
   env: Environment = process.env,
 ): ConfigOf<S> {
+  const [config] = loadConfigs([shape], env);
+  return config;
+}
+
+/** {@link loadConfig} for several shapes (e.g. shared and service settings), one error for all. */
+export function loadConfigs<const Shapes extends readonly ConfigShape[]>(
+  shapes: Shapes,
+  env: Environment = process.env,
+): { readonly [K in keyof Shapes]: ConfigOf<Shapes[K]> } {
   const problems: string[] = [];
   const build = (node: ConfigShape): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
@@ -75,15 +84,16 @@ export function loadConfig<S extends ConfigShape>(
     }
     return out;
   };
-  const config = build(shape);
+  const configs = shapes.map(build);
   if (problems.length > 0) {
     throw new UnderstudyError(
       ErrorCode.InvalidArgument,
-      `invalid configuration:\n  ${problems.join('\n  ')}`,
-      { details: { variables: problems.map((p) => p.split(' ')[0]) } },
+      `invalid configuration:\n  ${[...new Set(problems)].join('\n  ')}`,
+      { details: { variables: [...new Set(problems.map((p) => p.split(' ')[0]))] } },
     );
   }
-  return deepFreeze(config) as ConfigOf<S>;
+  // Array.map loses the tuple's per-position types; the shapes map one to one.
+  return deepFreeze(configs) as unknown as { readonly [K in keyof Shapes]: ConfigOf<Shapes[K]> };
 }
 
 /** The effective configuration with secrets masked, for a boot log line. */

@@ -1,6 +1,7 @@
 export {
   describeConfig,
   loadConfig,
+  loadConfigs,
   setting,
   type ConfigOf,
   type ConfigShape,

@@ -1,0 +1,17 @@
+export { kafkaDriver, minioStore, postgresConnection } from './infrastructure.js';
+export {
+  CONFIG,
+  InjectConfig,
+  runService,
+  startService,
+  type RunningService,
+  type ServiceConfig,
+  type ServiceDefinition,
+} from './service.js';
+export {
+  commonSettings,
+  databaseSettings,
+  grpcSettings,
+  kafkaSettings,
+  s3Settings,
+} from './settings.js';

@@ -1,0 +1,72 @@
+import type { ConfigOf } from '@understudy/config';
+import type { PostgresConnection } from '@understudy/database';
+import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { KafkaDriver } from '@understudy/messaging';
+import { MinioDriver } from '@understudy/storage';
+import type { Logger } from '@understudy/telemetry';
+import type { databaseSettings, kafkaSettings, s3Settings } from './settings.js';
+
+/** The Kafka driver for a service, its client id being the service name. */
+export function kafkaDriver(
+  kafka: ConfigOf<typeof kafkaSettings>,
+  clientId: string,
+  logger: Logger,
+): KafkaDriver {
+  const { saslMechanism, saslUsername, saslPassword } = kafka;
+  if (saslMechanism !== undefined && (saslUsername === undefined || saslPassword === undefined)) {
+    throw new UnderstudyError(
+      ErrorCode.InvalidArgument,
+      'UNDERSTUDY_KAFKA_SASL_MECHANISM needs UNDERSTUDY_KAFKA_SASL_USERNAME and _PASSWORD',
+    );
+  }
+  return new KafkaDriver({
+    brokers: [...kafka.brokers],
+    clientId,
+    logger,
+    ssl: kafka.ssl,
+    ...(saslMechanism !== undefined &&
+      saslUsername !== undefined &&
+      saslPassword !== undefined && {
+        sasl: { mechanism: saslMechanism, username: saslUsername, password: saslPassword },
+      }),
+  });
+}
+
+/** The MinIO/S3 object store for a service, bucket created when missing. */
+export function minioStore(s3: ConfigOf<typeof s3Settings>, logger: Logger): MinioDriver {
+  const url = new URL(s3.endpoint);
+  const useSSL = url.protocol === 'https:';
+  return new MinioDriver({
+    endPoint: url.hostname,
+    port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
+    useSSL,
+    region: s3.region,
+    accessKey: s3.accessKey,
+    secretKey: s3.secretKey,
+    bucket: s3.bucket,
+    createBucket: true,
+    logger,
+  });
+}
+
+/** Connection settings from a `postgres://` URL; `sslmode=require` (or verify-*) turns on TLS. */
+export function postgresConnection(
+  database: ConfigOf<typeof databaseSettings>,
+): PostgresConnection & { readonly ssl: boolean } {
+  const url = new URL(database.url);
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new UnderstudyError(
+      ErrorCode.InvalidArgument,
+      `UNDERSTUDY_DATABASE_URL must be a postgres:// URL, not ${url.protocol}`,
+    );
+  }
+  const sslmode = url.searchParams.get('sslmode') ?? 'disable';
+  return {
+    host: url.hostname,
+    port: url.port === '' ? 5432 : Number(url.port),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres',
+    ssl: sslmode === 'require' || sslmode.startsWith('verify'),
+  };
+}

@@ -1,0 +1,46 @@
+import { env, setting } from '@understudy/config';
+
+/** What every service reads: logging, its ops server, trace export and shutdown patience. */
+export const commonSettings = {
+  logLevel: setting(
+    'UNDERSTUDY_LOG_LEVEL',
+    env.oneOf(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  ),
+  ops: {
+    host: setting('UNDERSTUDY_OPS_HOST', env.text().default('0.0.0.0')),
+    port: setting('UNDERSTUDY_OPS_PORT', env.port().default(9464)),
+  },
+  otlpEndpoint: setting('OTEL_EXPORTER_OTLP_ENDPOINT', env.url().optional()),
+  /** Longest wait for in-flight work at shutdown; Helm's grace period must exceed it. */
+  shutdownTimeoutMs: setting('UNDERSTUDY_SHUTDOWN_TIMEOUT_MS', env.positiveInt().default(25_000)),
+};
+
+export const grpcSettings = {
+  host: setting('UNDERSTUDY_GRPC_HOST', env.text().default('0.0.0.0')),
+  port: setting('UNDERSTUDY_GRPC_PORT', env.port().default(50051)),
+};
+
+export const kafkaSettings = {
+  brokers: setting('UNDERSTUDY_KAFKA_BROKERS', env.list()),
+  ssl: setting('UNDERSTUDY_KAFKA_SSL', env.boolean().default(false)),
+  saslMechanism: setting(
+    'UNDERSTUDY_KAFKA_SASL_MECHANISM',
+    env.oneOf(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  ),
+  saslUsername: setting('UNDERSTUDY_KAFKA_SASL_USERNAME', env.text().optional()),
+  saslPassword: setting('UNDERSTUDY_KAFKA_SASL_PASSWORD', env.text().optional(), { secret: true }),
+};
+
+export const s3Settings = {
+  endpoint: setting('UNDERSTUDY_S3_ENDPOINT', env.url()),
+  region: setting('UNDERSTUDY_S3_REGION', env.text().default('us-east-1')),
+  bucket: setting('UNDERSTUDY_S3_BUCKET', env.text().default('understudy')),
+  accessKey: setting('UNDERSTUDY_S3_ACCESS_KEY', env.text(), { secret: true }),
+  secretKey: setting('UNDERSTUDY_S3_SECRET_KEY', env.text(), { secret: true }),
+};
+
+export const databaseSettings = {
+  /** `postgres://user:password@host:port/database?sslmode=require`. */
+  url: setting('UNDERSTUDY_DATABASE_URL', env.url(), { secret: true }),
+  poolSize: setting('UNDERSTUDY_DATABASE_POOL_SIZE', env.positiveInt().default(10)),
+};
