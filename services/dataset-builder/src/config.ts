@@ -1,0 +1,18 @@
+import { env, setting, z } from '@understudy/config';
+import { databaseSettings, grpcSettings, kafkaSettings, s3Settings } from '@understudy/service';
+
+export const settings = {
+  kafka: kafkaSettings,
+  grpc: grpcSettings,
+  s3: s3Settings,
+  database: databaseSettings,
+  /** host:port of the model registry's gRPC server. */
+  registryAddress: setting('UNDERSTUDY_REGISTRY_ADDRESS', env.text()),
+  /** Usable calls a task needs before it gets a dataset. */
+  minCalls: setting('UNDERSTUDY_DATASET_MIN_CALLS', env.positiveInt().default(50)),
+  /** Share of examples held out for evaluation. */
+  evalFraction: setting(
+    'UNDERSTUDY_DATASET_EVAL_FRACTION',
+    z.coerce.number().gt(0).lt(1).default(0.1),
+  ),
+};

@@ -1,0 +1,140 @@
+import {
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { createDataSource, migrate, readinessCheck } from '@understudy/database';
+import { GrpcModule } from '@understudy/grpc';
+import { Messaging, MessagingModule } from '@understudy/messaging';
+import {
+  kafkaDriver,
+  minioStore,
+  postgresConnection,
+  type ServiceDefinition,
+} from '@understudy/service';
+import type { ObjectStore } from '@understudy/storage';
+import { HealthRegistry, type Logger } from '@understudy/telemetry';
+import type { DataSource } from 'typeorm';
+import { settings } from './config.js';
+import { DatasetBuilder } from './domain/dataset-builder.js';
+import type { DatasetStore } from './domain/ports.js';
+import { GrpcDatasetRegistry } from './drivers/grpc-registry.js';
+import { PostgresDatasetStore } from './drivers/postgres-store.js';
+import { entities, migrations } from './drivers/schema.js';
+import { CallsHandler } from './handlers/calls.handler.js';
+import { DatasetBuilderGrpc } from './handlers/dataset-builder.grpc.js';
+import { TasksHandler } from './handlers/tasks.handler.js';
+import { DATA_SOURCE, DATASET_STORE, OBJECT_STORE, REGISTRY } from './tokens.js';
+
+const name = 'dataset-builder';
+const version = '0.1.0';
+
+/** Readiness of every dependency; closes the clients that no module owns. */
+@Injectable()
+class Dependencies implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
+    @Inject(REGISTRY) private readonly registry: GrpcDatasetRegistry,
+    @Inject(Messaging) private readonly messaging: Messaging,
+  ) {}
+
+  onModuleInit(): void {
+    this.health.register('postgres', readinessCheck(this.dataSource));
+    this.health.register('kafka', () => Promise.resolve(this.messaging.health()));
+    this.health.register('object-store', async () => {
+      await this.objects.exists('datasets/.readiness');
+      return { healthy: true };
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.registry.close();
+    await this.dataSource.destroy();
+  }
+}
+
+export const definition: ServiceDefinition<typeof settings> = {
+  name,
+  version,
+  settings,
+  module: (config, telemetry) => {
+    const logger: Logger = telemetry.logger;
+    @Module({
+      imports: [
+        MessagingModule.forRootAsync({
+          useFactory: () => ({
+            driver: kafkaDriver(config.kafka, name, logger),
+            producerName: name,
+            logger,
+          }),
+        }),
+        GrpcModule.forRootAsync({ useFactory: () => ({ ...config.grpc, logger }) }),
+      ],
+      providers: [
+        {
+          provide: DATA_SOURCE,
+          useFactory: async () => {
+            const { ssl, ...postgres } = postgresConnection(config.database);
+            const dataSource = await createDataSource({
+              postgres,
+              ssl,
+              schema: 'datasets',
+              entities,
+              migrations,
+              logger,
+              poolSize: config.database.poolSize,
+              applicationName: name,
+            });
+            await migrate(dataSource);
+            return dataSource;
+          },
+        },
+        {
+          provide: OBJECT_STORE,
+          useFactory: async () => {
+            const store = minioStore(config.s3, logger);
+            await store.init();
+            return store;
+          },
+        },
+        { provide: REGISTRY, useFactory: () => new GrpcDatasetRegistry(config.registryAddress) },
+        {
+          provide: DATASET_STORE,
+          inject: [DATA_SOURCE],
+          useFactory: (dataSource: DataSource): DatasetStore =>
+            new PostgresDatasetStore(dataSource),
+        },
+        {
+          provide: DatasetBuilder,
+          inject: [DATASET_STORE, OBJECT_STORE, REGISTRY, Messaging],
+          useFactory: (
+            store: DatasetStore,
+            objects: ObjectStore,
+            registry: GrpcDatasetRegistry,
+            messaging: Messaging,
+          ) =>
+            new DatasetBuilder(
+              { store, objects, registry, messaging },
+              {
+                policy: { minCalls: config.minCalls, evalFraction: config.evalFraction },
+                bucket: config.s3.bucket,
+                producer: name,
+                builderVersion: `${name}@${version}`,
+                logger,
+              },
+            ),
+        },
+        Dependencies,
+        CallsHandler,
+        TasksHandler,
+        DatasetBuilderGrpc,
+      ],
+    })
+    class DatasetBuilderModule {}
+    return { module: DatasetBuilderModule };
+  },
+};
