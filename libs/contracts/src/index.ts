@@ -17,3 +17,10 @@ export * from './gen/grpc/health/v1/health_pb.js';
 // The two reflection versions declare the same names, so each gets its own namespace.
 export * as reflectionV1 from './gen/grpc/reflection/v1/reflection_pb.js';
 export * as reflectionV1alpha from './gen/grpc/reflection/v1alpha/reflection_pb.js';
+// OTLP and google.rpc keep their upstream names (Status, Span, Resource…), so each file gets a
+// namespace rather than mixing them with Understudy's own messages.
+export * as otlpCommon from './gen/opentelemetry/proto/common/v1/common_pb.js';
+export * as otlpResource from './gen/opentelemetry/proto/resource/v1/resource_pb.js';
+export * as otlpTrace from './gen/opentelemetry/proto/trace/v1/trace_pb.js';
+export * as otlpTraceService from './gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
+export * as googleRpc from './gen/google/rpc/status_pb.js';
