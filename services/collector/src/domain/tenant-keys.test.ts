@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import { ErrorCode } from '@understudy/errors';
+import { describe, expect, it } from 'vitest';
+import { TenantKeys } from './tenant-keys.js';
+
+const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
+
+describe('TenantKeys', () => {
+  const keys = TenantKeys.parse(
+    JSON.stringify([
+      { tenant: 'acme', sha256: sha256('key-acme') },
+      { tenant: 'globex', sha256: sha256('key-globex').toUpperCase() },
+    ]),
+    'keys.json',
+  );
+
+  it('finds the tenant of a key by its digest', () => {
+    expect(keys.size).toBe(2);
+    expect(keys.tenantOf('key-acme')).toBe('acme');
+    expect(keys.tenantOf('key-globex')).toBe('globex');
+    expect(keys.tenantOf('key-unknown')).toBeUndefined();
+    expect(keys.tenantOf('')).toBeUndefined();
+  });
+
+  it('names the file and the bad entries, never echoing the content', () => {
+    expect(() => TenantKeys.parse('{nope', '/etc/keys.json')).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidArgument,
+        message: '/etc/keys.json is not JSON',
+      }),
+    );
+    expect(() =>
+      TenantKeys.parse(JSON.stringify([{ tenant: '', sha256: 'secret-ish' }]), 'k.json'),
+    ).toThrow(/k\.json is not a tenant keys file: 0\.tenant: .*; 0\.sha256: must be 64 hex digits/);
+  });
+});

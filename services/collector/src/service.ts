@@ -1,0 +1,59 @@
+import { Module } from '@nestjs/common';
+import { Messaging, MessagingModule, topics } from '@understudy/messaging';
+import { kafkaDriver, type ServiceDefinition } from '@understudy/service';
+import { HealthRegistry, type Logger } from '@understudy/telemetry';
+import { LOGGER } from '@understudy/telemetry/nest';
+import { settings, type CollectorConfig } from './config.js';
+import type { TenantKeys } from './domain/tenant-keys.js';
+import { readTenantKeys } from './drivers/tenant-keys-file.js';
+import { OtlpHttpHandler } from './handlers/otlp-http.js';
+import { OtlpHttpServer } from './handlers/otlp-http.server.js';
+
+const name = 'collector';
+const TENANT_KEYS = Symbol('collector.TenantKeys');
+const READINESS = Symbol('collector.Readiness');
+
+@Module({})
+class CollectorModule {}
+
+export const definition: ServiceDefinition<typeof settings> = {
+  name,
+  version: '0.1.0',
+  settings,
+  module: (config: CollectorConfig, { logger }) => ({
+    module: CollectorModule,
+    imports: [
+      MessagingModule.forRootAsync({
+        useFactory: () => ({
+          driver: kafkaDriver(config.kafka, name, logger),
+          producerName: name,
+          topics: [topics.callsCaptured],
+          logger,
+        }),
+      }),
+    ],
+    providers: [
+      { provide: TENANT_KEYS, useFactory: () => readTenantKeys(config.tenantKeysFile) },
+      {
+        provide: OtlpHttpHandler,
+        inject: [Messaging, TENANT_KEYS, LOGGER],
+        useFactory: (messaging: Messaging, tenants: TenantKeys, log: Logger) =>
+          new OtlpHttpHandler({
+            tenants,
+            publish: (events) => messaging.publishAll(topics.callsCaptured, events),
+            maxBodyBytes: config.maxBodyBytes,
+            publishTimeoutMs: config.publishTimeoutMs,
+            producer: name,
+            logger: log,
+          }),
+      },
+      OtlpHttpServer,
+      {
+        provide: READINESS,
+        inject: [HealthRegistry, Messaging],
+        useFactory: (health: HealthRegistry, messaging: Messaging) =>
+          health.register('kafka', () => Promise.resolve(messaging.health())),
+      },
+    ],
+  }),
+};
