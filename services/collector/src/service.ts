@@ -4,8 +4,7 @@ import { kafkaDriver, type ServiceDefinition } from '@understudy/service';
 import { HealthRegistry, type Logger } from '@understudy/telemetry';
 import { LOGGER } from '@understudy/telemetry/nest';
 import { settings, type CollectorConfig } from './config.js';
-import type { TenantKeys } from './domain/tenant-keys.js';
-import { readTenantKeys } from './drivers/tenant-keys-file.js';
+import { readTenantKeys, type TenantKeys } from '@understudy/tenancy';
 import { OtlpHttpHandler } from './handlers/otlp-http.js';
 import { OtlpHttpServer } from './handlers/otlp-http.server.js';
 

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Module } from '@nestjs/common';
 import { ClustererService, ModelRegistryService } from '@understudy/contracts';
 import { createClient, type Client } from '@understudy/grpc';
@@ -6,7 +5,7 @@ import type { ServiceDefinition } from '@understudy/service';
 import { settings } from './config.js';
 import { Gateway } from './domain/gateway.js';
 import { RoutingTableView } from './domain/routing-table.js';
-import { TenantKeys } from './domain/tenant-keys.js';
+import { readTenantKeys, TenantKeys } from '@understudy/tenancy';
 import { RoutingWatch } from './drivers/routing-watch.js';
 import { FetchUpstream } from './drivers/upstream.js';
 import { GatewayHttpServer } from './handlers/http-server.js';
@@ -28,7 +27,7 @@ export const definition: ServiceDefinition<typeof settings> = {
       providers: [
         {
           provide: TenantKeys,
-          useFactory: async () => TenantKeys.parse(await readFile(config.tenantKeysFile, 'utf8')),
+          useFactory: () => readTenantKeys(config.tenantKeysFile),
         },
         { provide: RoutingTableView, useValue: new RoutingTableView() },
         {

@@ -7,7 +7,7 @@ import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { InProcessDriver, Messaging, topics } from '@understudy/messaging';
 import { silentLogger } from '@understudy/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TenantKeys } from '../domain/tenant-keys.js';
+import { TenantKeys } from '@understudy/tenancy';
 import { listen, type HttpListener } from '../drivers/http-server.js';
 import { chatSpan, exportRequest, span } from '../test-helpers.js';
 import { OtlpHttpHandler, type PublishCalls } from './otlp-http.js';

@@ -15,7 +15,7 @@ import {
   encodingOf,
   type Encoding,
 } from '../domain/otlp-codec.js';
-import type { TenantKeys } from '../domain/tenant-keys.js';
+import { apiKeyOf, type TenantKeys } from '@understudy/tenancy';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -34,12 +34,6 @@ export interface OtlpHttpOptions {
 export const tracesPath = '/v1/traces';
 /** What a 503 asks exporters to wait before retrying. */
 const retryAfterSeconds = 5;
-
-function apiKeyOf(request: IncomingMessage): string | undefined {
-  const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-  const header = request.headers['x-understudy-key'];
-  return bearer ?? (typeof header === 'string' && header !== '' ? header : undefined);
-}
 
 async function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const tooLarge = new UnderstudyError(
@@ -136,7 +130,7 @@ export class OtlpHttpHandler {
     response: ServerResponse,
     encoding: Encoding | undefined,
   ): Promise<number> {
-    const key = apiKeyOf(request);
+    const key = apiKeyOf(request.headers);
     const tenantId = key === undefined ? undefined : this.options.tenants.tenantOf(key);
     if (tenantId === undefined) {
       throw new UnderstudyError(ErrorCode.Unauthenticated, 'missing or unknown API key');

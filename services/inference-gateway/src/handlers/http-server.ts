@@ -16,7 +16,7 @@ import { InjectLogger } from '@understudy/telemetry/nest';
 import type { GatewayConfig } from '../config.js';
 import { Gateway, type Reply } from '../domain/gateway.js';
 import { openAiError, parseChatRequest } from '../domain/openai.js';
-import { TenantKeys } from '../domain/tenant-keys.js';
+import { apiKeyOf, TenantKeys } from '@understudy/tenancy';
 
 /**
  * The OpenAI-compatible edge: `POST /v1/chat/completions` and `GET /v1/models`, authenticated
@@ -88,7 +88,7 @@ export class GatewayHttpServer implements OnApplicationBootstrap, OnModuleDestro
     requestId: string,
     path: string,
   ): Promise<Reply> {
-    const key = /^Bearer\s+(.+)$/i.exec(headerOf(req, 'authorization') ?? '')?.[1]?.trim();
+    const key = apiKeyOf(req.headers);
     const tenantId = key === undefined ? undefined : this.keys.tenantOf(key);
     if (tenantId === undefined) {
       return json(

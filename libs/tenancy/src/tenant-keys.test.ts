@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ErrorCode } from '@understudy/errors';
 import { describe, expect, it } from 'vitest';
-import { TenantKeys } from './tenant-keys.js';
+import { readTenantKeys, TenantKeys } from './tenant-keys.js';
 
 const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
 
@@ -32,5 +35,17 @@ describe('TenantKeys', () => {
     expect(() =>
       TenantKeys.parse(JSON.stringify([{ tenant: '', sha256: 'secret-ish' }]), 'k.json'),
     ).toThrow(/k\.json is not a tenant keys file: 0\.tenant: .*; 0\.sha256: must be 64 hex digits/);
+  });
+});
+
+describe('readTenantKeys', () => {
+  it('reads a mounted file and reports a missing one as a precondition', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keys-'));
+    const path = join(dir, 'keys.json');
+    await writeFile(path, JSON.stringify([{ tenant: 'acme', sha256: sha256('k') }]));
+    expect((await readTenantKeys(path)).tenantOf('k')).toBe('acme');
+    await expect(readTenantKeys(join(dir, 'missing.json'))).rejects.toMatchObject({
+      code: ErrorCode.FailedPrecondition,
+    });
   });
 });
