@@ -1,0 +1,60 @@
+import { create } from '@bufbuild/protobuf';
+import {
+  ResponseFormatType,
+  StructuralSignatureSchema,
+  type LlmCall,
+  type StructuralSignature,
+} from '@understudy/contracts';
+import { systemText } from './content.js';
+import { canonicalJson, sha256Hex } from './hashing.js';
+
+/** Bump when the canonical form changes: digests of different versions never compare equal. */
+export const signatureVersion = 1;
+
+/**
+ * Variable spans of a prompt template, most specific first. What remains after masking is the
+ * template text that every call of one prompt shares.
+ */
+const variableSpans: readonly (readonly [RegExp, string])[] = [
+  [/[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.\p{L}{2,}/gu, '<email>'],
+  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/giu, '<uuid>'],
+  // Quotes only where they open after a non-word character, so apostrophes are left alone.
+  [/(?<![\p{L}\p{N}])(["'`“‘«])[^\n"'`”’»]{0,500}["'`”’»](?![\p{L}\p{N}])/gu, '<quoted>'],
+  [/(?<![\p{L}\p{N}_-])[-+]?\d+(?:[.,:/]\d+)*(?![\p{L}\p{N}_-])/gu, '<number>'],
+  // Whatever still mixes in a digit is an identifier: INV-2024-001, user_42, a3f9c0.
+  [/[\p{L}\p{N}_-]*\d[\p{L}\p{N}_-]*/gu, '<id>'],
+];
+
+/** The template of `text`: its variable spans replaced by placeholders, whitespace collapsed. */
+export function maskVariables(text: string): string {
+  return variableSpans
+    .reduce((masked, [pattern, placeholder]) => masked.replace(pattern, placeholder), text)
+    .replace(/\s+/gu, ' ')
+    .trim();
+}
+
+/**
+ * The call's shape: where in the agent it was made, what operation, which template, which
+ * tools, which output format. The agent falls back to the calling service's name, so that two
+ * services using one template do not share a signature.
+ */
+export function structuralSignature(call: LlmCall): StructuralSignature {
+  const context = call.context;
+  const content = call.content.case === 'plainContent' ? call.content.value : undefined;
+  const system = content === undefined ? '' : maskVariables(systemText(content));
+  const format = call.parameters?.responseFormat;
+  const fields = {
+    version: signatureVersion,
+    agentName: context?.agentName || context?.serviceName || '',
+    stepName: context?.stepName ?? '',
+    operation: call.operation,
+    systemTemplateHash: system === '' ? '' : sha256Hex(system),
+    toolNames: [...new Set(content?.toolDefinitions.map((tool) => tool.name) ?? [])].sort(),
+    responseFormat: format?.type ?? ResponseFormatType.UNSPECIFIED,
+    responseSchemaHash:
+      format?.type === ResponseFormatType.JSON_SCHEMA && format.jsonSchema !== undefined
+        ? sha256Hex(canonicalJson(format.jsonSchema))
+        : '',
+  };
+  return create(StructuralSignatureSchema, { ...fields, digest: sha256Hex(canonicalJson(fields)) });
+}

@@ -1,0 +1,47 @@
+import { Module } from '@nestjs/common';
+import { GrpcModule } from '@understudy/grpc';
+import { Messaging, MessagingModule, topics } from '@understudy/messaging';
+import { kafkaDriver, type ServiceDefinition } from '@understudy/service';
+import { HealthRegistry } from '@understudy/telemetry';
+import { settings } from './config.js';
+import { CallEmbedder } from './domain/call-embedder.js';
+import { producer } from './events.js';
+import { CallCapturedHandler } from './handlers/call-captured.handler.js';
+import { EmbedderGrpc } from './handlers/embedder.grpc.js';
+
+@Module({})
+class EmbedderModule {}
+
+export const definition: ServiceDefinition<typeof settings> = {
+  name: producer,
+  version: '0.1.0',
+  settings,
+  module: (config, telemetry) => ({
+    module: EmbedderModule,
+    imports: [
+      MessagingModule.forRootAsync({
+        useFactory: () => ({
+          driver: kafkaDriver(config.kafka, producer, telemetry.logger),
+          producerName: producer,
+          topics: [topics.callsEmbedded],
+          logger: telemetry.logger,
+        }),
+      }),
+      GrpcModule.forRootAsync({ useFactory: () => ({ ...config.grpc, logger: telemetry.logger }) }),
+    ],
+    providers: [
+      { provide: CallEmbedder, useFactory: () => new CallEmbedder(config.featurizer) },
+      CallCapturedHandler,
+      EmbedderGrpc,
+      {
+        provide: 'kafka-readiness',
+        inject: [HealthRegistry, Messaging],
+        useFactory: (health: HealthRegistry, messaging: Messaging) =>
+          health.register('kafka', () => {
+            const { healthy, detail } = messaging.health();
+            return Promise.resolve({ healthy, ...(detail !== undefined && { detail }) });
+          }),
+      },
+    ],
+  }),
+};
