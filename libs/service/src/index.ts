@@ -1,4 +1,10 @@
-export { kafkaDriver, minioStore, postgresConnection } from './infrastructure.js';
+export {
+  kafkaDriver,
+  minioStore,
+  openDatabase,
+  postgresConnection,
+  type ServiceDatabaseOptions,
+} from './infrastructure.js';
 export {
   CONFIG,
   InjectConfig,

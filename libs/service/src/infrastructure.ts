@@ -1,5 +1,10 @@
 import type { ConfigOf } from '@understudy/config';
-import type { PostgresConnection } from '@understudy/database';
+import {
+  createDataSource,
+  migrate,
+  type DatabaseOptions,
+  type PostgresConnection,
+} from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { KafkaDriver } from '@understudy/messaging';
 import { MinioDriver } from '@understudy/storage';
@@ -69,4 +74,30 @@ export function postgresConnection(
     database: decodeURIComponent(url.pathname.replace(/^\//, '')) || 'postgres',
     ssl: sslmode === 'require' || sslmode.startsWith('verify'),
   };
+}
+
+export type ServiceDatabaseOptions = Pick<
+  DatabaseOptions,
+  'schema' | 'entities' | 'migrations' | 'logger' | 'applicationName'
+>;
+
+/** The service's own schema on PostgreSQL, migrated to the latest version before first use. */
+export async function openDatabase(
+  database: ConfigOf<typeof databaseSettings>,
+  options: ServiceDatabaseOptions,
+): ReturnType<typeof createDataSource> {
+  const { ssl, ...postgres } = postgresConnection(database);
+  const dataSource = await createDataSource({
+    ...options,
+    postgres,
+    ssl,
+    poolSize: database.poolSize,
+  });
+  try {
+    await migrate(dataSource);
+  } catch (error) {
+    await dataSource.destroy();
+    throw error;
+  }
+  return dataSource;
 }

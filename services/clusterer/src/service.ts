@@ -1,8 +1,8 @@
 import { Module, type OnApplicationShutdown } from '@nestjs/common';
-import { createDataSource, migrate, readinessCheck } from '@understudy/database';
+import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
-import { kafkaDriver, postgresConnection, type ServiceDefinition } from '@understudy/service';
+import { kafkaDriver, openDatabase, type ServiceDefinition } from '@understudy/service';
 import { HealthRegistry } from '@understudy/telemetry';
 import type { DataSource } from 'typeorm';
 import { settings } from './config.js';
@@ -55,21 +55,14 @@ export const definition: ServiceDefinition<typeof settings> = {
     providers: [
       {
         provide: DATA_SOURCE,
-        useFactory: async () => {
-          const { ssl, ...postgres } = postgresConnection(config.database);
-          const dataSource = await createDataSource({
-            postgres,
-            ssl,
+        useFactory: () =>
+          openDatabase(config.database, {
             schema: 'clusterer',
             entities: [TaskRow, TaskMemberRow],
             migrations,
             logger: telemetry.logger,
-            poolSize: config.database.poolSize,
             applicationName: producer,
-          });
-          await migrate(dataSource);
-          return dataSource;
-        },
+          }),
       },
       {
         provide: CALL_DERIVER,

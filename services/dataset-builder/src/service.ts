@@ -5,15 +5,10 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { createDataSource, migrate, readinessCheck } from '@understudy/database';
+import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule } from '@understudy/messaging';
-import {
-  kafkaDriver,
-  minioStore,
-  postgresConnection,
-  type ServiceDefinition,
-} from '@understudy/service';
+import { kafkaDriver, minioStore, openDatabase, type ServiceDefinition } from '@understudy/service';
 import type { ObjectStore } from '@understudy/storage';
 import { HealthRegistry, type Logger } from '@understudy/telemetry';
 import type { DataSource } from 'typeorm';
@@ -77,21 +72,14 @@ export const definition: ServiceDefinition<typeof settings> = {
       providers: [
         {
           provide: DATA_SOURCE,
-          useFactory: async () => {
-            const { ssl, ...postgres } = postgresConnection(config.database);
-            const dataSource = await createDataSource({
-              postgres,
-              ssl,
+          useFactory: () =>
+            openDatabase(config.database, {
               schema: 'datasets',
               entities,
               migrations,
               logger,
-              poolSize: config.database.poolSize,
               applicationName: name,
-            });
-            await migrate(dataSource);
-            return dataSource;
-          },
+            }),
         },
         {
           provide: OBJECT_STORE,

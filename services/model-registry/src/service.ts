@@ -5,12 +5,12 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { createDataSource, migrate, readinessCheck } from '@understudy/database';
+import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
 import {
   kafkaDriver,
-  postgresConnection,
+  openDatabase,
   type ServiceConfig,
   type ServiceDefinition,
 } from '@understudy/service';
@@ -73,21 +73,14 @@ function registryModule(config: RegistryConfig, logger: Logger) {
     providers: [
       {
         provide: DataSource,
-        useFactory: async () => {
-          const connection = postgresConnection(config.database);
-          const dataSource = await createDataSource({
-            postgres: connection,
-            ssl: connection.ssl,
+        useFactory: () =>
+          openDatabase(config.database, {
             schema: 'registry',
             entities,
             migrations,
             logger,
-            poolSize: config.database.poolSize,
             applicationName: producerName,
-          });
-          await migrate(dataSource);
-          return dataSource;
-        },
+          }),
       },
       {
         provide: DatasetStore,
