@@ -13,7 +13,7 @@ import { stringFieldReader } from './field-path.js';
 import { Header } from './headers.js';
 import { InProcessDriver } from './in-process/in-process-driver.js';
 import { ensureTopics, Messaging } from './messaging.js';
-import { readRecords } from './test-helpers.js';
+import { readRecords } from './testing/helpers.js';
 
 describe('the Understudy topic catalog', () => {
   it('takes names from the contracts and adds a dead-letter topic to each', () => {

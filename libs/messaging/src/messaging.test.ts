@@ -10,7 +10,7 @@ import { Header } from './headers.js';
 import { InProcessDriver } from './in-process/in-process-driver.js';
 import type { MessageContext } from './consumer-runner.js';
 import { Messaging, type MessagingOptions } from './messaging.js';
-import { readRecords, testTopic } from './test-helpers.js';
+import { readRecords, testTopic } from './testing/helpers.js';
 import { defineTopic } from './topic.js';
 
 const text = (value: string) => create(StringValueSchema, { value });

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
 import { OtlpHttpServer } from './handlers/otlp-http.server.js';
 import { definition } from './service.js';
-import { chatSpan, exportRequest, span } from './test-helpers.js';
+import { chatSpan, exportRequest, span } from './testing/otlp-requests.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 let dir: string;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it, vi } from 'vitest';
 import type { DriverConsumer, IncomingRecord } from '../driver.js';
-import { readRecords } from '../test-helpers.js';
+import { readRecords } from '../testing/helpers.js';
 import { InProcessDriver } from './in-process-driver.js';
 import { partitionOf } from './murmur2.js';
 

@@ -3,7 +3,7 @@ import { StringValueSchema } from '@bufbuild/protobuf/wkt';
 import { startKafka, uniqueName, type KafkaServer } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Messaging } from '../messaging.js';
-import { readRecords, testTopic } from '../test-helpers.js';
+import { readRecords, testTopic } from '../testing/helpers.js';
 import { KafkaDriver } from './kafka-driver.js';
 
 /**

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from
 import type { MessageContext } from '../consumer-runner.js';
 import { Header } from '../headers.js';
 import { Messaging, type MessagingOptions } from '../messaging.js';
-import { readRecords, testTopic } from '../test-helpers.js';
+import { readRecords, testTopic } from '../testing/helpers.js';
 import { KafkaDriver } from './kafka-driver.js';
 
 const { kafka } = inject('testbed');

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MessageContext } from '../consumer-runner.js';
 import { InProcessDriver } from '../in-process/in-process-driver.js';
 import { Messaging } from '../messaging.js';
-import { testTopic } from '../test-helpers.js';
+import { testTopic } from '../testing/helpers.js';
 import { MessagingModule } from './messaging.module.js';
 import { OnMessage } from './on-message.js';
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { StringValueSchema } from '@bufbuild/protobuf/wkt';
 import { vi } from 'vitest';
-import type { IncomingRecord, MessagingDriver } from './driver.js';
-import { headersAsText } from './headers.js';
-import { defineTopic, type Topic } from './topic.js';
+import type { IncomingRecord, MessagingDriver } from '../driver.js';
+import { headersAsText } from '../headers.js';
+import { defineTopic, type Topic } from '../topic.js';
 
 /** A topic of `google.protobuf.StringValue`; the key is the text before the first `:`. */
 export function testTopic(partitions = 3): Topic<typeof StringValueSchema> {

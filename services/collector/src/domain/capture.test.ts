@@ -10,7 +10,7 @@ import {
   type LlmCall,
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
-import { chatSpan, exportRequest, span, type ExportInit } from '../test-helpers.js';
+import { chatSpan, exportRequest, span, type ExportInit } from '../testing/otlp-requests.js';
 import { captureCalls } from './capture.js';
 
 const options = {

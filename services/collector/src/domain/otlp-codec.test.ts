@@ -2,7 +2,7 @@ import { fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
 import { googleRpc, otlpTraceService } from '@understudy/contracts';
 import { ErrorCode } from '@understudy/errors';
 import { describe, expect, it } from 'vitest';
-import { chatSpan, exportRequest } from '../test-helpers.js';
+import { chatSpan, exportRequest } from '../testing/otlp-requests.js';
 import { decodeTraceRequest, encodeStatus, encodeTraceResponse, encodingOf } from './otlp-codec.js';
 
 const { ExportTraceServiceRequestSchema, ExportTraceServiceResponseSchema } = otlpTraceService;

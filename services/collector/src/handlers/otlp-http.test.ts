@@ -9,7 +9,7 @@ import { silentLogger } from '@understudy/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantKeys } from '@understudy/tenancy';
 import { listen, type HttpListener } from '../drivers/http-server.js';
-import { chatSpan, exportRequest, span } from '../test-helpers.js';
+import { chatSpan, exportRequest, span } from '../testing/otlp-requests.js';
 import { OtlpHttpHandler, type PublishCalls } from './otlp-http.js';
 
 const { ExportTraceServiceRequestSchema, ExportTraceServiceResponseSchema } = otlpTraceService;
