@@ -1,0 +1,46 @@
+import { env, setting } from '@understudy/config';
+import { databaseSettings, grpcSettings, kafkaSettings } from '@understudy/service';
+
+export const settings = {
+  kafka: kafkaSettings,
+  grpc: grpcSettings,
+  database: databaseSettings,
+  registryAddress: setting('UNDERSTUDY_REGISTRY_ADDRESS', env.text()),
+  executor: setting(
+    'UNDERSTUDY_EXECUTOR',
+    env.oneOf(['kubernetes', 'local']).default('kubernetes'),
+  ),
+  /** Where trainers read datasets and write adapters; the credentials only reach local trainers. */
+  s3: {
+    endpoint: setting('UNDERSTUDY_S3_ENDPOINT', env.url()),
+    region: setting('UNDERSTUDY_S3_REGION', env.text().default('us-east-1')),
+    bucket: setting('UNDERSTUDY_S3_BUCKET', env.text().default('understudy')),
+    accessKey: setting('UNDERSTUDY_S3_ACCESS_KEY', env.text().optional(), { secret: true }),
+    secretKey: setting('UNDERSTUDY_S3_SECRET_KEY', env.text().optional(), { secret: true }),
+  },
+  /** Prefix of run outputs; default `s3://<bucket>/training-runs/`. */
+  outputUri: setting('UNDERSTUDY_TRAINING_OUTPUT_URI', env.url().optional()),
+  /** Base model of runs started by dataset events. */
+  baseModel: setting('UNDERSTUDY_BASE_MODEL', env.text().default('Qwen/Qwen2.5-0.5B-Instruct')),
+  progressIntervalMs: setting(
+    'UNDERSTUDY_PROGRESS_INTERVAL_MS',
+    env.nonNegativeInt().default(10_000),
+  ),
+  kubernetes: {
+    namespace: setting('UNDERSTUDY_TRAINING_NAMESPACE', env.text().default('understudy-training')),
+    image: setting('UNDERSTUDY_TRAINER_IMAGE', env.text().optional()),
+    jobTemplateFile: setting('UNDERSTUDY_JOB_TEMPLATE_FILE', env.text().optional()),
+    /** Explicit API server URL (outside a cluster); in a cluster the service env is used. */
+    apiUrl: setting('UNDERSTUDY_KUBERNETES_API_URL', env.url().optional()),
+    serviceHost: setting('KUBERNETES_SERVICE_HOST', env.text().optional()),
+    servicePort: setting('KUBERNETES_SERVICE_PORT', env.port().default(443)),
+    /** Holds `token`, `ca.crt`. */
+    serviceAccountDir: setting(
+      'UNDERSTUDY_KUBERNETES_SERVICE_ACCOUNT_DIR',
+      env.text().default('/var/run/secrets/kubernetes.io/serviceaccount'),
+    ),
+  },
+  local: {
+    python: setting('UNDERSTUDY_TRAINER_PYTHON', env.text().default('python3')),
+  },
+};

@@ -1,0 +1,247 @@
+import { create } from '@bufbuild/protobuf';
+import {
+  DatasetEventSchema,
+  ModelRegistryService,
+  ModelVersionSchema,
+  TrainerOrchestratorService,
+  TrainingRunState,
+  type RegisterModelVersionRequest,
+  type TrainingRunEvent,
+} from '@understudy/contracts';
+import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { createClient, GrpcServer, type ServiceImpl } from '@understudy/grpc';
+import { KafkaDriver, Messaging, topics } from '@understudy/messaging';
+import { startService, type RunningService } from '@understudy/service';
+import { createDatabase, uniqueName, type PostgresEndpoint } from '@understudy/testbed';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { settings } from './config.js';
+import { writeFakeTrainer } from './drivers/local/testing/fake-trainer.js';
+import { definition } from './service.js';
+
+const { kafka, postgres } = inject('testbed');
+
+/** A test double of the model registry peer: records RegisterModelVersion, serves GetDataset. */
+function registryDouble(registered: RegisterModelVersionRequest[]): GrpcServer {
+  const unimplemented = Object.fromEntries(
+    Object.keys(ModelRegistryService.method).map((name) => [
+      name,
+      () => {
+        throw new UnderstudyError(ErrorCode.Unimplemented, name);
+      },
+    ]),
+  ) as unknown as ServiceImpl<typeof ModelRegistryService>;
+  const server = new GrpcServer({ host: '127.0.0.1', port: 0 });
+  server.register(ModelRegistryService, {
+    ...unimplemented,
+    registerModelVersion: (request) => {
+      registered.push(request);
+      const modelVersion = create(ModelVersionSchema, request.modelVersion);
+      modelVersion.modelVersionId = `mv-${request.requestId}`;
+      return { modelVersion };
+    },
+    getDataset: (request) => ({
+      dataset: {
+        datasetId: request.datasetId,
+        tenantId: request.tenantId,
+        manifest: { bucket: 'understudy', key: `datasets/${request.datasetId}/manifest.json` },
+      },
+    }),
+  });
+  return server;
+}
+
+let database: PostgresEndpoint;
+let env: Record<string, string>;
+let service: RunningService<typeof settings>;
+let registry: GrpcServer;
+let messaging: Messaging;
+const registered: RegisterModelVersionRequest[] = [];
+const events: TrainingRunEvent[] = [];
+
+const client = () =>
+  createClient(TrainerOrchestratorService, `127.0.0.1:${String(service.app.get(GrpcServer).port)}`);
+const eventsOf = (tenantId: string) => events.filter((event) => event.meta?.tenantId === tenantId);
+
+beforeAll(async () => {
+  database = await createDatabase(postgres, uniqueName('trainer'));
+  registry = registryDouble(registered);
+  const registryPort = await registry.start();
+  const { python } = await writeFakeTrainer();
+  env = {
+    UNDERSTUDY_KAFKA_BROKERS: kafka.brokers.join(','),
+    UNDERSTUDY_DATABASE_URL: `postgres://${database.user}:${database.password}@${database.host}:${String(database.port)}/${database.database}`,
+    UNDERSTUDY_REGISTRY_ADDRESS: `127.0.0.1:${String(registryPort)}`,
+    UNDERSTUDY_EXECUTOR: 'local',
+    UNDERSTUDY_TRAINER_PYTHON: python,
+    UNDERSTUDY_BASE_MODEL: 'fake-succeed',
+    UNDERSTUDY_S3_ENDPOINT: 'http://127.0.0.1:9000',
+    UNDERSTUDY_PROGRESS_INTERVAL_MS: '0',
+    UNDERSTUDY_GRPC_HOST: '127.0.0.1',
+    UNDERSTUDY_GRPC_PORT: '0',
+    UNDERSTUDY_OPS_HOST: '127.0.0.1',
+    UNDERSTUDY_OPS_PORT: '0',
+    UNDERSTUDY_LOG_LEVEL: 'silent',
+  };
+  messaging = new Messaging({
+    driver: new KafkaDriver({ brokers: kafka.brokers, clientId: 'trainer-orchestrator-test' }),
+    producerName: 'dataset-builder',
+  });
+  messaging.on(topics.trainingRuns, { group: uniqueName('trainer-test') }, (event) => {
+    events.push(event);
+  });
+  await messaging.start();
+  service = await startService(definition, env);
+});
+
+afterAll(async () => {
+  await service.stop();
+  await messaging.stop();
+  await registry.shutdown();
+});
+
+function datasetReady(tenantId: string, datasetId: string) {
+  return create(DatasetEventSchema, {
+    meta: { eventId: randomUUID(), tenantId, producer: 'dataset-builder' },
+    datasetId,
+    taskId: 'task-1',
+    kind: {
+      case: 'ready',
+      value: {
+        dataset: {
+          datasetId,
+          tenantId,
+          taskId: 'task-1',
+          manifest: { bucket: 'understudy', key: `datasets/${datasetId}/manifest.json` },
+        },
+      },
+    },
+  });
+}
+
+describe('trainer-orchestrator', () => {
+  it('trains once per ready dataset, publishes the run’s events and registers the adapter', async () => {
+    const tenantId = uniqueName('tenant');
+    const datasetId = uniqueName('dataset');
+    // Redelivery and replays: a second event for the same dataset must not start a second run.
+    await messaging.publish(topics.datasets, datasetReady(tenantId, datasetId));
+    await messaging.publish(topics.datasets, datasetReady(tenantId, datasetId));
+
+    await expect
+      .poll(() => eventsOf(tenantId).map((event) => event.kind.case), { timeout: 30_000 })
+      .toEqual(['requested', 'started', 'progress', 'progress', 'succeeded']);
+    const runId = eventsOf(tenantId)[0]?.runId ?? '';
+    await expect.poll(() => registered.filter((r) => r.requestId === runId).length).toBe(1);
+
+    const orchestrator = client();
+    try {
+      const { runs } = await orchestrator.listTrainingRuns({ tenantId });
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toMatchObject({
+        runId,
+        datasetId,
+        state: TrainingRunState.SUCCEEDED,
+        attempt: 1,
+        metrics: { train_loss: 1.5 },
+        progress: { step: 2, totalSteps: 2 },
+        adapter: { bucket: 'understudy', prefix: `training-runs/${tenantId}/${runId}/adapter/` },
+      });
+      const succeeded = eventsOf(tenantId).at(-1);
+      expect(succeeded?.meta).toMatchObject({ producer: 'trainer-orchestrator', tenantId });
+      expect(registered.find((r) => r.requestId === runId)?.modelVersion).toMatchObject({
+        tenantId,
+        runId,
+        datasetId,
+        baseModel: 'fake-succeed',
+        adapter: { prefix: `training-runs/${tenantId}/${runId}/adapter/` },
+      });
+    } finally {
+      orchestrator.close();
+    }
+  });
+
+  it('submits idempotently by request id, watches progress and cancels', async () => {
+    const tenantId = uniqueName('tenant');
+    const orchestrator = client();
+    try {
+      const request = {
+        requestId: randomUUID(),
+        tenantId,
+        taskId: 'task-2',
+        datasetId: 'd-2',
+        baseModel: 'fake-hang',
+        config: { loraRank: 4 },
+      };
+      const { run } = await orchestrator.submitTrainingRun(request);
+      expect(run?.state).toBe(TrainingRunState.QUEUED);
+      const runId = run?.runId ?? '';
+      expect((await orchestrator.submitTrainingRun(request)).run?.runId).toBe(runId);
+      await expect(
+        orchestrator.submitTrainingRun({ ...request, baseModel: 'another' }),
+      ).rejects.toMatchObject({ code: ErrorCode.AlreadyExists });
+
+      const seen: TrainingRunState[] = [];
+      const watching = (async () => {
+        for await (const { run: update } of orchestrator.watchTrainingRun(
+          { tenantId, runId },
+          { timeoutMs: Infinity },
+        )) {
+          seen.push(update?.state ?? TrainingRunState.UNSPECIFIED);
+        }
+      })();
+      await expect
+        .poll(async () => (await orchestrator.getTrainingRun({ tenantId, runId })).run?.progress)
+        .toMatchObject({ step: 1, totalSteps: 100 });
+
+      const cancelled = await orchestrator.cancelTrainingRun({ tenantId, runId, reason: 'test' });
+      expect(cancelled.run?.state).toBe(TrainingRunState.CANCELLED);
+      await watching;
+      expect(seen).toContain(TrainingRunState.RUNNING);
+      expect(seen.at(-1)).toBe(TrainingRunState.CANCELLED);
+      await expect
+        .poll(() => eventsOf(tenantId).map((event) => event.kind.case))
+        .toEqual(['requested', 'started', 'progress', 'cancelled']);
+      expect(
+        (await orchestrator.cancelTrainingRun({ tenantId, runId, reason: 'again' })).run?.state,
+      ).toBe(TrainingRunState.CANCELLED);
+      await expect(
+        orchestrator.getTrainingRun({ tenantId: 'someone-else', runId }),
+      ).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    } finally {
+      orchestrator.close();
+    }
+  });
+
+  it('resumes unfinished runs from PostgreSQL after a restart', async () => {
+    const tenantId = uniqueName('tenant');
+    let orchestrator = client();
+    const { run } = await orchestrator.submitTrainingRun({
+      requestId: randomUUID(),
+      tenantId,
+      taskId: 'task-3',
+      datasetId: 'd-3',
+      baseModel: 'fake-hang',
+    });
+    const runId = run?.runId ?? '';
+    await expect
+      .poll(async () => (await orchestrator.getTrainingRun({ tenantId, runId })).run?.state)
+      .toBe(TrainingRunState.RUNNING);
+    orchestrator.close();
+    await service.stop();
+
+    service = await startService(definition, env);
+    orchestrator = client();
+    try {
+      // A local trainer does not outlive its orchestrator: the resumed run fails, retryably.
+      await expect
+        .poll(async () => (await orchestrator.getTrainingRun({ tenantId, runId })).run)
+        .toMatchObject({
+          state: TrainingRunState.FAILED,
+          failure: { reason: 'the local trainer process was lost in a restart', retryable: true },
+        });
+      await expect.poll(() => eventsOf(tenantId).at(-1)?.kind.case).toBe('failed');
+    } finally {
+      orchestrator.close();
+    }
+  });
+});
