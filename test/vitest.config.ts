@@ -18,6 +18,7 @@ export default defineConfig({
       'services/*/src/**/*.int.test.ts',
       'deploy/*/src/**/*.int.test.ts',
       'test/e2e/**/*.test.ts',
+      'test/helm/**/*.test.ts',
     ],
     environment: 'node',
     globalSetup: [fileURLToPath(new URL('global-setup.ts', import.meta.url))],

@@ -51,3 +51,19 @@ export function grpcurlBinary(progress?: Progress): Promise<string> {
     progress,
   );
 }
+
+export const HELM_VERSION = 'v3.21.4';
+
+/** helm, which renders and lints the chart in helm/ for the manifest validation tests. */
+export function helmBinary(progress?: Progress): Promise<string> {
+  return goBinary(
+    {
+      name: 'helm',
+      module: 'helm.sh/helm/v3/cmd/helm',
+      version: HELM_VERSION,
+      cacheDir: join('tools', `helm-${HELM_VERSION}`),
+      buildTime: 'about 4 minutes on 2 cores',
+    },
+    progress,
+  );
+}

@@ -1,6 +1,13 @@
 export type { Progress } from './artifacts.js';
 export type { KafkaEndpoint, PostgresEndpoint, S3Endpoint, TestbedEndpoints } from './endpoints.js';
-export { GRPCURL_VERSION, goBinary, grpcurlBinary, type GoProgram } from './go-tools.js';
+export {
+  GRPCURL_VERSION,
+  HELM_VERSION,
+  goBinary,
+  grpcurlBinary,
+  helmBinary,
+  type GoProgram,
+} from './go-tools.js';
 export { KAFKA_VERSION, kafkaLibs, startKafka, type KafkaServer } from './kafka.js';
 export { MINIO_VERSION, minioBinary, startMinio, type MinioServer } from './minio.js';
 export { uniqueName } from './names.js';

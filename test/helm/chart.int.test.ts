@@ -1,0 +1,595 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { Job } from 'kubernetes-models/batch/v1/Job';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import { Secret } from 'kubernetes-models/v1/Secret';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { IToleration } from 'kubernetes-models/v1/Toleration';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  chartDir,
+  helm,
+  KUBE_VERSION,
+  objectsOf,
+  render,
+  templateArgs,
+  validate,
+  type Manifest,
+  type RenderOptions,
+} from './manifests.js';
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const productionValues = here('production-values.yaml');
+
+/** The platform conventions the chart implements: ports, gRPC services and credentials. */
+const servicePorts: Record<string, number[]> = {
+  collector: [9464, 4317, 4318],
+  embedder: [9464, 50051],
+  clusterer: [9464, 50051],
+  'dataset-builder': [9464, 50051],
+  'trainer-orchestrator': [9464, 50051],
+  'model-registry': [9464, 50051],
+  'inference-gateway': [9464, 8080],
+};
+const services = Object.keys(servicePorts);
+const grpcServices = services.filter((s) => servicePorts[s]?.includes(50051));
+/** The variables that carry each gRPC service's address to the others. */
+const addressVariables: Record<string, string> = {
+  embedder: 'UNDERSTUDY_EMBEDDER_ADDRESS',
+  clusterer: 'UNDERSTUDY_CLUSTERER_ADDRESS',
+  'dataset-builder': 'UNDERSTUDY_DATASET_BUILDER_ADDRESS',
+  'trainer-orchestrator': 'UNDERSTUDY_TRAINER_ORCHESTRATOR_ADDRESS',
+  'model-registry': 'UNDERSTUDY_REGISTRY_ADDRESS',
+};
+const usesDatabase = ['clusterer', 'dataset-builder', 'trainer-orchestrator', 'model-registry'];
+/** trainer-orchestrator hands the S3 keys to its Jobs by Secret name and never holds them. */
+const holdsS3Keys = ['dataset-builder'];
+
+interface Scenario {
+  readonly title: string;
+  readonly valuesFiles: readonly string[];
+  readonly release: string;
+  readonly namespace: string;
+  readonly trainingNamespace: string;
+  /** Prefix of every object's name. */
+  readonly prefix: string;
+}
+
+const defaults: Scenario = {
+  title: 'default values',
+  valuesFiles: [],
+  release: 'understudy',
+  namespace: 'understudy',
+  trainingNamespace: 'understudy',
+  prefix: 'understudy',
+};
+const production: Scenario = {
+  title: 'production values',
+  valuesFiles: [productionValues],
+  release: 'prod',
+  namespace: 'agents',
+  trainingNamespace: 'understudy-training',
+  prefix: 'prod-understudy',
+};
+
+/**
+ * The Job template file as trainer-orchestrator parses it, strictly: its zod schema in
+ * services/trainer-orchestrator/src/drivers/kubernetes/job-template.ts (services are out of the
+ * tests' reach, so the shape is repeated here).
+ */
+interface JobTemplate {
+  gpuCount: number;
+  nodeSelector: Record<string, string>;
+  tolerations: IToleration[];
+  queueName?: string;
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  backoffLimit: number;
+  activeDeadlineSeconds: number;
+  ttlSecondsAfterFinished: number;
+  s3CredentialsSecret: string;
+  serviceAccountName?: string;
+  priorityClassName?: string;
+  runAsUser: number;
+  cacheSizeLimit: string;
+  imagePullPolicy: NonNullable<IContainer['imagePullPolicy']>;
+}
+const jobTemplateKeys = [
+  'gpuCount',
+  'nodeSelector',
+  'tolerations',
+  'queueName',
+  'resources',
+  'backoffLimit',
+  'activeDeadlineSeconds',
+  'ttlSecondsAfterFinished',
+  's3CredentialsSecret',
+  'serviceAccountName',
+  'priorityClassName',
+  'runAsUser',
+  'cacheSizeLimit',
+  'imagePullPolicy',
+];
+
+function jobTemplate(manifests: readonly Manifest[], scenario: Scenario): JobTemplate {
+  const configMap = objectsOf(manifests, ConfigMap).find(
+    (c) => c.metadata?.name === `${scenario.prefix}-training-job`,
+  );
+  return JSON.parse(configMap?.data?.['job-template.json'] ?? 'null') as JobTemplate;
+}
+
+/** A training Job built from the template as trainer-orchestrator's buildJob does. */
+function trainingJob(template: JobTemplate, namespace: string, image: string): Job {
+  const gpus = template.gpuCount > 0 ? { 'nvidia.com/gpu': String(template.gpuCount) } : {};
+  const secretEnv = (name: string): IEnvVar => ({
+    name,
+    valueFrom: { secretKeyRef: { name: template.s3CredentialsSecret, key: name } },
+  });
+  const labels = {
+    'understudy.dev/run-id': 'run-1',
+    ...(template.queueName !== undefined && { 'kueue.x-k8s.io/queue-name': template.queueName }),
+  };
+  return new Job({
+    metadata: { name: 'trainer-run-1', namespace, labels },
+    spec: {
+      backoffLimit: template.backoffLimit,
+      activeDeadlineSeconds: template.activeDeadlineSeconds,
+      ttlSecondsAfterFinished: template.ttlSecondsAfterFinished,
+      ...(template.queueName !== undefined && { suspend: true }),
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          ...(template.serviceAccountName !== undefined && {
+            serviceAccountName: template.serviceAccountName,
+          }),
+          ...(template.priorityClassName !== undefined && {
+            priorityClassName: template.priorityClassName,
+          }),
+          nodeSelector: template.nodeSelector,
+          tolerations: template.tolerations,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: template.runAsUser,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'trainer',
+              image,
+              imagePullPolicy: template.imagePullPolicy,
+              command: ['python', '-m', 'understudy_trainer'],
+              args: ['train', '--dataset', 's3://understudy/datasets/d1/manifest.json'],
+              env: [secretEnv('UNDERSTUDY_S3_ACCESS_KEY'), secretEnv('UNDERSTUDY_S3_SECRET_KEY')],
+              resources: {
+                requests: { ...template.resources.requests, ...gpus },
+                limits: { ...template.resources.limits, ...gpus },
+              },
+              securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+              volumeMounts: [{ name: 'hf-cache', mountPath: '/var/cache/huggingface' }],
+            },
+          ],
+          volumes: [{ name: 'hf-cache', emptyDir: { sizeLimit: template.cacheSizeLimit } }],
+        },
+      },
+    },
+  });
+}
+
+function containerOf(deployment: Deployment) {
+  const container = deployment.spec?.template.spec?.containers[0];
+  if (container === undefined) throw new Error(`${deployment.metadata?.name} has no container`);
+  return container;
+}
+
+function configOf(manifests: readonly Manifest[], name: string): Record<string, string> {
+  return objectsOf(manifests, ConfigMap).find((c) => c.metadata?.name === name)?.data ?? {};
+}
+
+function componentOf(object: { metadata?: { labels?: Record<string, string> } }): string {
+  return object.metadata?.labels?.['app.kubernetes.io/component'] ?? '';
+}
+
+describe('helm lint --strict', () => {
+  it.each([defaults, production])('passes with $title', async ({ valuesFiles }) => {
+    const args = ['lint', chartDir, '--strict', '--kube-version', KUBE_VERSION];
+    const result = await helm([...args, ...valuesFiles.flatMap((f) => ['--values', f])]);
+    expect(result.stdout + result.stderr).toContain('0 chart(s) failed');
+    expect(result.code).toBe(0);
+  });
+});
+
+describe.each([defaults, production])('helm template with $title', (scenario) => {
+  let manifests: Manifest[] = [];
+  beforeAll(async () => {
+    manifests = await render(scenario);
+  });
+
+  const deployments = () => objectsOf(manifests, Deployment);
+  const named = (component: string) => `${scenario.prefix}-${component}`;
+
+  it('renders only objects valid against the Kubernetes schemas', () => {
+    expect(manifests.length).toBeGreaterThan(30);
+    const failures = manifests.flatMap((manifest) => {
+      try {
+        validate(manifest);
+        return [];
+      } catch (error) {
+        return [`${manifest.kind}/${manifest.metadata.name}: ${String(error)}`];
+      }
+    });
+    expect(failures).toEqual([]);
+  });
+
+  it('renders one Deployment, Service, ServiceAccount and ConfigMap per service', () => {
+    const names = (kind: string) =>
+      manifests.filter((m) => m.kind === kind).map((m) => m.metadata.name);
+    const expected = services.map(named);
+    expect(names('Deployment').sort()).toEqual([...expected].sort());
+    expect(names('Service').sort()).toEqual([...expected].sort());
+    expect(names('ServiceAccount')).toEqual(expect.arrayContaining(expected));
+    expect(names('ConfigMap')).toEqual(expect.arrayContaining(expected));
+    for (const manifest of manifests) expect(manifest.metadata.namespace).toBeTruthy();
+  });
+
+  it('runs every container as non-root on a read-only root filesystem without privileges', () => {
+    for (const deployment of deployments()) {
+      const pod = deployment.spec?.template.spec;
+      const context = containerOf(deployment).securityContext;
+      expect(pod?.securityContext?.runAsNonRoot).toBe(true);
+      expect(pod?.securityContext?.runAsUser).toBeGreaterThan(0);
+      expect(context?.runAsNonRoot).toBe(true);
+      expect(context?.readOnlyRootFilesystem).toBe(true);
+      expect(context?.allowPrivilegeEscalation).toBe(false);
+      expect(context?.capabilities?.drop).toContain('ALL');
+      expect(context?.seccompProfile?.type).toBe('RuntimeDefault');
+      // The only writable place is an emptyDir at /tmp.
+      const tmp = containerOf(deployment).volumeMounts?.find((m) => m.mountPath === '/tmp');
+      const volume = pod?.volumes?.find((v) => v.name === tmp?.name);
+      expect(volume?.emptyDir?.sizeLimit).toBeTruthy();
+      expect(pod?.volumes?.some((v) => v.hostPath !== undefined)).toBe(false);
+      // Only trainer-orchestrator holds a Kubernetes API token.
+      const orchestrator = componentOf(deployment) === 'trainer-orchestrator';
+      expect(pod?.automountServiceAccountToken).toBe(orchestrator);
+    }
+  });
+
+  it('probes liveness and readiness on the ops port, gRPC liveness natively', () => {
+    for (const deployment of deployments()) {
+      const component = componentOf(deployment);
+      const container = containerOf(deployment);
+      expect(container.ports?.find((p) => p.name === 'metrics')?.containerPort).toBe(9464);
+      expect(container.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'metrics' });
+      expect(container.startupProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'metrics' });
+      if (grpcServices.includes(component)) {
+        expect(container.livenessProbe?.grpc?.port).toBe(50051);
+      } else {
+        expect(container.livenessProbe?.httpGet).toMatchObject({ path: '/healthz' });
+      }
+    }
+  });
+
+  it('gives stopping pods longer than their preStop pause and shutdown deadline', () => {
+    for (const deployment of deployments()) {
+      const pod = deployment.spec?.template.spec;
+      const preStop = containerOf(deployment).lifecycle?.preStop?.sleep?.seconds ?? 0;
+      const config = configOf(manifests, deployment.metadata?.name ?? '');
+      const shutdown = Number(config['UNDERSTUDY_SHUTDOWN_TIMEOUT_MS']) / 1000;
+      expect(shutdown).toBeGreaterThan(0);
+      expect(pod?.terminationGracePeriodSeconds).toBeGreaterThan(preStop + shutdown);
+    }
+  });
+
+  it("exposes the conventions' ports on each Service", () => {
+    for (const service of objectsOf(manifests, Service)) {
+      const ports = service.spec?.ports?.map((p) => p.port);
+      expect(ports, service.metadata?.name).toEqual(servicePorts[componentOf(service)]);
+    }
+  });
+
+  it('hands credentials only to the services that use them, always from Secrets', () => {
+    for (const deployment of deployments()) {
+      const component = componentOf(deployment);
+      const env = containerOf(deployment).env ?? [];
+      expect(env.every((variable) => variable.valueFrom?.secretKeyRef !== undefined)).toBe(true);
+      const names = env.map((variable) => variable.name);
+      expect(names.includes('UNDERSTUDY_DATABASE_URL')).toBe(usesDatabase.includes(component));
+      expect(names.includes('UNDERSTUDY_S3_SECRET_KEY')).toBe(holdsS3Keys.includes(component));
+      expect(names.includes('UNDERSTUDY_LLM_API_KEY')).toBe(component === 'inference-gateway');
+    }
+    for (const configMap of objectsOf(manifests, ConfigMap)) {
+      for (const key of Object.keys(configMap.data ?? {})) {
+        expect(key).not.toMatch(/PASSWORD|SECRET|API_KEY|ACCESS_KEY|DATABASE_URL/);
+      }
+    }
+  });
+
+  it('configures every service by the environment conventions', () => {
+    for (const service of services) {
+      const env = configOf(manifests, named(service));
+      expect(env['UNDERSTUDY_OPS_PORT']).toBe('9464');
+      expect(env['UNDERSTUDY_KAFKA_BROKERS']).toMatch(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/);
+      if (grpcServices.includes(service)) expect(env['UNDERSTUDY_GRPC_PORT']).toBe('50051');
+      // Every service finds every other gRPC service.
+      for (const [peer, variable] of Object.entries(addressVariables)) {
+        const address = `${named(peer)}.${scenario.namespace}.svc:50051`;
+        expect(env[variable], `${service} ${variable}`).toBe(
+          peer === service ? undefined : address,
+        );
+      }
+    }
+    expect(configOf(manifests, named('trainer-orchestrator'))).toMatchObject({
+      UNDERSTUDY_EXECUTOR: 'kubernetes',
+      UNDERSTUDY_TRAINING_NAMESPACE: scenario.trainingNamespace,
+      UNDERSTUDY_JOB_TEMPLATE_FILE: '/etc/understudy/training/job-template.json',
+    });
+  });
+
+  it('lets trainer-orchestrator manage Jobs and read pods in the training namespace only', () => {
+    expect(manifests.some((m) => m.kind.startsWith('Cluster'))).toBe(false);
+    const roles = objectsOf(manifests, Role);
+    expect(roles).toHaveLength(1);
+    expect(roles[0]?.metadata?.namespace).toBe(scenario.trainingNamespace);
+    expect(roles[0]?.rules).toEqual([
+      {
+        apiGroups: ['batch'],
+        resources: ['jobs'],
+        verbs: ['create', 'get', 'list', 'watch', 'delete'],
+      },
+      { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
+    ]);
+    const bindings = objectsOf(manifests, RoleBinding);
+    expect(bindings).toHaveLength(1);
+    expect(bindings[0]?.metadata?.namespace).toBe(scenario.trainingNamespace);
+    expect(bindings[0]?.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: roles[0]?.metadata?.name,
+    });
+    expect(bindings[0]?.subjects).toEqual([
+      {
+        kind: 'ServiceAccount',
+        name: named('trainer-orchestrator'),
+        namespace: scenario.namespace,
+      },
+    ]);
+  });
+
+  it('renders a Job template from which valid GPU training Jobs are built', () => {
+    const template = jobTemplate(manifests, scenario);
+    expect(jobTemplateKeys).toEqual(expect.arrayContaining(Object.keys(template)));
+    expect(template.gpuCount).toBe(1);
+    expect(template.tolerations).toContainEqual({
+      key: 'nvidia.com/gpu',
+      operator: 'Exists',
+      effect: 'NoSchedule',
+    });
+    for (const quantities of Object.values(template.resources)) {
+      for (const quantity of Object.values(quantities)) expect(typeof quantity).toBe('string');
+    }
+    const trainerAccount = objectsOf(manifests, ServiceAccount).find(
+      (a) => a.metadata?.name === template.serviceAccountName,
+    );
+    expect(trainerAccount?.metadata?.namespace).toBe(scenario.trainingNamespace);
+    expect(trainerAccount?.automountServiceAccountToken).toBe(false);
+    const orchestrator = configOf(manifests, named('trainer-orchestrator'));
+    const image = orchestrator['UNDERSTUDY_TRAINER_IMAGE'] ?? '';
+    const job = trainingJob(template, scenario.trainingNamespace, image);
+    expect(() => {
+      job.validate();
+    }).not.toThrow();
+  });
+});
+
+describe('helm template with production values', () => {
+  let manifests: Manifest[] = [];
+  beforeAll(async () => {
+    manifests = await render(production);
+  });
+
+  it('autoscales collector and inference-gateway instead of fixing their replicas', () => {
+    const scaled = objectsOf(manifests, HorizontalPodAutoscaler).map(
+      (h) => h.spec.scaleTargetRef.name,
+    );
+    expect(scaled.sort()).toEqual([
+      'prod-understudy-collector',
+      'prod-understudy-inference-gateway',
+    ]);
+    for (const deployment of objectsOf(manifests, Deployment)) {
+      const name = deployment.metadata?.name ?? '';
+      // serviceDefaults.replicaCount is 2; trainer-orchestrator overrides it with 1.
+      const fixed = name === 'prod-understudy-trainer-orchestrator' ? 1 : 2;
+      expect(deployment.spec?.replicas, name).toBe(scaled.includes(name) ? undefined : fixed);
+    }
+  });
+
+  it('references the existing Secrets and creates none', () => {
+    expect(objectsOf(manifests, Secret)).toEqual([]);
+    const refs = new Set<string>();
+    for (const deployment of objectsOf(manifests, Deployment)) {
+      for (const variable of containerOf(deployment).env ?? []) {
+        const ref = variable.valueFrom?.secretKeyRef;
+        refs.add(`${variable.name}=${ref?.name ?? ''}/${ref?.key ?? ''}`);
+      }
+    }
+    expect([...refs].sort()).toEqual([
+      'UNDERSTUDY_DATABASE_URL=understudy-postgres/database-url',
+      'UNDERSTUDY_KAFKA_SASL_PASSWORD=understudy-kafka/sasl-password',
+      'UNDERSTUDY_LLM_API_KEY=understudy-llm/UNDERSTUDY_LLM_API_KEY',
+      'UNDERSTUDY_S3_ACCESS_KEY=understudy-s3/UNDERSTUDY_S3_ACCESS_KEY',
+      'UNDERSTUDY_S3_SECRET_KEY=understudy-s3/UNDERSTUDY_S3_SECRET_KEY',
+    ]);
+    const gateway = objectsOf(manifests, Deployment).find(
+      (d) => componentOf(d) === 'inference-gateway',
+    );
+    const volumes = gateway?.spec?.template.spec?.volumes ?? [];
+    expect(volumes.find((v) => v.name === 'tenant-keys')?.secret?.secretName).toBe(
+      'understudy-tenant-keys',
+    );
+    expect(configOf(manifests, 'prod-understudy-inference-gateway')).toMatchObject({
+      UNDERSTUDY_TENANT_KEYS_FILE: '/etc/understudy/tenant-keys/tenant-keys.json',
+    });
+  });
+
+  it('places training Jobs on H100 nodes through the Kueue queue', () => {
+    const template = jobTemplate(manifests, production);
+    expect(template).toMatchObject({
+      nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' },
+      queueName: 'understudy-training',
+      priorityClassName: 'training',
+      s3CredentialsSecret: 'understudy-training-s3',
+      resources: { requests: { cpu: '8', memory: '64Gi' }, limits: { memory: '64Gi' } },
+    });
+    expect(configOf(manifests, 'prod-understudy-trainer-orchestrator')).toMatchObject({
+      UNDERSTUDY_TRAINER_IMAGE: 'registry.example.com/understudy/trainer:0.1.0-cuda12',
+      UNDERSTUDY_BASE_MODEL: 'Qwen/Qwen2.5-1.5B-Instruct',
+    });
+  });
+
+  it('pulls the service images from the configured registry', () => {
+    for (const deployment of objectsOf(manifests, Deployment)) {
+      expect(containerOf(deployment).image).toBe(
+        `registry.example.com/understudy/${componentOf(deployment)}:0.1.0`,
+      );
+      expect(deployment.spec?.template.spec?.imagePullSecrets).toEqual([
+        { name: 'registry-credentials' },
+      ]);
+    }
+  });
+
+  it('renders a ServiceMonitor that Prometheus selects', () => {
+    const monitor = manifests.find((m) => m.kind === 'ServiceMonitor');
+    expect(monitor?.metadata).toMatchObject({ labels: { release: 'prometheus' } });
+  });
+});
+
+describe('helm template with default values', () => {
+  let manifests: Manifest[] = [];
+  beforeAll(async () => {
+    manifests = await render(defaults);
+  });
+
+  it('keeps credentials given as values in Secrets of its own', () => {
+    const secrets = Object.fromEntries(
+      objectsOf(manifests, Secret).map((s): [string, string[]] => [
+        s.metadata?.name ?? '',
+        Object.keys(s.data ?? {}),
+      ]),
+    );
+    expect(secrets).toEqual({
+      'understudy-s3': ['UNDERSTUDY_S3_ACCESS_KEY', 'UNDERSTUDY_S3_SECRET_KEY'],
+      'understudy-database': ['UNDERSTUDY_DATABASE_URL'],
+      'understudy-llm': ['UNDERSTUDY_LLM_API_KEY'],
+    });
+    expect(jobTemplate(manifests, defaults).s3CredentialsSecret).toBe('understudy-s3');
+  });
+
+  it('renders no ServiceMonitor and no HorizontalPodAutoscaler', () => {
+    const kinds = manifests.map((m) => m.kind);
+    expect(kinds).not.toContain('ServiceMonitor');
+    expect(kinds).not.toContain('HorizontalPodAutoscaler');
+  });
+});
+
+describe('NOTES.txt', () => {
+  // helm template leaves NOTES.txt out and helm install needs a cluster, so a copy of the chart
+  // renders the notes into a ConfigMap.
+  let copy = '';
+  beforeAll(async () => {
+    copy = await mkdtemp(join(tmpdir(), 'understudy-chart-'));
+    await cp(chartDir, copy, { recursive: true });
+    const notes = await readFile(join(chartDir, 'templates', 'NOTES.txt'), 'utf8');
+    await writeFile(
+      join(copy, 'templates', '_notes-probe.tpl'),
+      `{{- define "notes-probe" -}}\n${notes}\n{{- end }}\n`,
+    );
+    await writeFile(
+      join(copy, 'templates', 'notes-probe.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n' +
+        '  notes: {{ include "notes-probe" . | quote }}\n',
+    );
+  });
+  afterAll(async () => {
+    await rm(copy, { recursive: true, force: true });
+  });
+
+  async function notes(options: RenderOptions): Promise<string> {
+    const manifests = await render({ ...options, chart: copy });
+    const configMap = objectsOf(manifests, ConfigMap).find((c) => c.metadata?.name === 'notes');
+    return configMap?.data?.['notes'] ?? '';
+  }
+
+  it('tells where agents send OTLP, the gateway URL and the registry address', async () => {
+    const text = await notes(production);
+    expect(text).toContain('http://prod-understudy-collector.agents.svc:4318');
+    expect(text).toContain('http://prod-understudy-collector.agents.svc:4317');
+    expect(text).toContain(
+      'OPENAI_BASE_URL=http://prod-understudy-inference-gateway.agents.svc:8080/v1',
+    );
+    expect(text).toContain('prod-understudy-model-registry.agents.svc:50051');
+    expect(text).not.toContain('WARNING');
+  });
+
+  it('names the S3 Secret training Jobs need in their namespace', async () => {
+    const text = await notes({ ...production, set: ['training.s3CredentialsSecret='] });
+    expect(text).toContain('S3 keys from Secret understudy-s3 in understudy-training');
+  });
+
+  it('warns about missing credentials', async () => {
+    const text = await notes(defaults);
+    expect(text).toContain('s3.accessKey/s3.secretKey (or s3.existingSecret) are empty');
+    expect(text).toContain('database.url (or database.existingSecret) is empty');
+    expect(text).toContain('llm.apiKey (or llm.existingSecret) is empty');
+  });
+});
+
+describe('invalid values', () => {
+  it('values.schema.json rejects a bad values file, naming every mistake', async () => {
+    const args = templateArgs({ ...defaults, valuesFiles: [here('invalid-values.yaml')] });
+    const result = await helm(args);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("values don't meet the specifications of the schema");
+    for (const mistake of [
+      "'/kafka/brokers': minItems",
+      "'/services/collector/replicaCount': got string, want integer",
+      "additional properties 'colector' not allowed",
+      "'/securityContext/readOnlyRootFilesystem': value must be true",
+      "'/training/gpuCount': minimum",
+      "'/training/kueue/queueName'",
+    ]) {
+      expect(result.stderr).toContain(mistake);
+    }
+  });
+
+  it('refuses S3 keys renamed for the services but not for training Jobs', async () => {
+    const set = ['s3.existingSecret=storage', 's3.secretKeys.accessKey=id'];
+    const result = await helm(templateArgs({ ...defaults, set }));
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('set training.s3CredentialsSecret');
+  });
+
+  it('refuses a grace period that leaves a stopping service no time', async () => {
+    const set = ['serviceDefaults.terminationGracePeriodSeconds=8'];
+    const result = await helm(templateArgs({ ...defaults, set }));
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(
+      'terminationGracePeriodSeconds must exceed preStopSleepSeconds',
+    );
+  });
+
+  it('rejects a root container even through --set', async () => {
+    const args = templateArgs({ ...defaults, set: ['podSecurityContext.runAsNonRoot=false'] });
+    const result = await helm(args);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("'/podSecurityContext/runAsNonRoot': value must be true");
+  });
+});
