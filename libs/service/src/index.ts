@@ -13,6 +13,7 @@ export {
   type RunningService,
   type ServiceConfig,
   type ServiceDefinition,
+  type StartOptions,
 } from './service.js';
 export {
   commonSettings,

@@ -18,6 +18,7 @@ import {
   OnMessage,
   topics,
 } from '@understudy/messaging';
+import { silentLogger, startTelemetry } from '@understudy/telemetry';
 import { describe, expect, it } from 'vitest';
 import { grpcSettings } from './settings.js';
 import {
@@ -124,5 +125,31 @@ describe('startService', () => {
     // Telemetry is process-wide: a second start only works if the first one was shut down.
     const service = await startService(probe(), baseEnv);
     await service.stop();
+  });
+
+  it('shares one telemetry between services in one process', async () => {
+    const shared = await startTelemetry({
+      serviceName: 'platform',
+      serviceVersion: '0.0.0',
+      logger: silentLogger,
+      ops: { host: '127.0.0.1', port: 0 },
+    });
+    try {
+      const first = await startService(probe(), baseEnv, { telemetry: shared });
+      const second = await startService(probe(), baseEnv, { telemetry: shared });
+      expect(first.telemetry.ops.url).toBe(shared.ops.url);
+      await first.stop();
+      // The other service and the shared ops server keep running.
+      expect((await fetch(`${shared.ops.url}/healthz`)).status).toBe(200);
+      const address = `127.0.0.1:${String(second.app.get(GrpcServer).port)}`;
+      const health = createClient(Health, address);
+      expect((await health.check({ service: '' })).status).toBe(
+        HealthCheckResponse_ServingStatus.SERVING,
+      );
+      health.close();
+      await second.stop();
+    } finally {
+      await shared.shutdown();
+    }
   });
 });

@@ -37,6 +37,20 @@ export interface RunningService<S extends ConfigShape> {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * Telemetry already started in this process (the embedded platform, end-to-end tests run
+   * several services in one process, and OpenTelemetry is process-wide). The service logs
+   * through a child logger named after it and leaves the shared telemetry running when it stops.
+   */
+  readonly telemetry?: Telemetry;
+}
+
+/** A service's view of telemetry shared with others: its own logger, no shutdown of its own. */
+function sharedTelemetry(shared: Telemetry, service: string): Telemetry {
+  return { ...shared, logger: shared.logger.child({ service }), shutdown: () => Promise.resolve() };
+}
+
 /** DI token of the service's validated, frozen config. */
 export const CONFIG = Symbol('understudy.Config');
 export const InjectConfig = (): PropertyDecorator & ParameterDecorator => Inject(CONFIG);
@@ -45,17 +59,21 @@ export const InjectConfig = (): PropertyDecorator & ParameterDecorator => Inject
 export async function startService<S extends ConfigShape>(
   definition: ServiceDefinition<S>,
   env: Environment = process.env,
+  options: StartOptions = {},
 ): Promise<RunningService<S>> {
   const [own, common] = loadConfigs([definition.settings, commonSettings], env);
   const config: ServiceConfig<S> = { ...own, ...common };
   Object.freeze(config);
-  const telemetry = await startTelemetry({
-    serviceName: definition.name,
-    serviceVersion: definition.version,
-    logger: createLogger(definition.name, { level: common.logLevel }),
-    ops: common.ops,
-    ...(common.otlpEndpoint !== undefined && { otlpEndpoint: common.otlpEndpoint }),
-  });
+  const telemetry =
+    options.telemetry === undefined
+      ? await startTelemetry({
+          serviceName: definition.name,
+          serviceVersion: definition.version,
+          logger: createLogger(definition.name, { level: common.logLevel }),
+          ops: common.ops,
+          ...(common.otlpEndpoint !== undefined && { otlpEndpoint: common.otlpEndpoint }),
+        })
+      : sharedTelemetry(options.telemetry, definition.name);
   const { logger } = telemetry;
   const described = {
     ...describeConfig(definition.settings, own),
@@ -68,7 +86,10 @@ export async function startService<S extends ConfigShape>(
   const root: DynamicModule = {
     module: ServiceRoot,
     global: true,
-    imports: [TelemetryModule.forRoot(telemetry), definition.module(config, telemetry)],
+    imports: [
+      TelemetryModule.forRoot(telemetry, { owned: options.telemetry === undefined }),
+      definition.module(config, telemetry),
+    ],
     providers: [{ provide: CONFIG, useValue: config }],
     exports: [CONFIG],
   };

@@ -100,7 +100,15 @@ class TelemetryLifecycle implements OnModuleDestroy, OnApplicationShutdown {
  */
 @Module({})
 export class TelemetryModule {
-  static forRoot(telemetry: Telemetry): DynamicModule {
+  /**
+   * `owned: false` when the telemetry is shared with other applications in the process: closing
+   * this one then neither fails readiness nor flushes and stops the shared telemetry.
+   */
+  static forRoot(telemetry: Telemetry, options: { owned?: boolean } = {}): DynamicModule {
+    const lifecycle =
+      options.owned === false
+        ? []
+        : [{ provide: TelemetryLifecycle, useValue: new TelemetryLifecycle(telemetry) }];
     return {
       module: TelemetryModule,
       global: true,
@@ -109,7 +117,7 @@ export class TelemetryModule {
         { provide: LOGGER, useValue: telemetry.logger },
         { provide: HealthRegistry, useValue: telemetry.health },
         { provide: NestLogger, useValue: new NestLogger(telemetry.logger) },
-        { provide: TelemetryLifecycle, useValue: new TelemetryLifecycle(telemetry) },
+        ...lifecycle,
       ],
       exports: [TELEMETRY, LOGGER, HealthRegistry, NestLogger],
     };
