@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -9,22 +9,13 @@ import { invocation } from '../../testing/service.js';
 import type { ExecutorEvent } from '../executor.js';
 import { LocalExecutor } from './local-executor.js';
 
-/** The trainer venv made by services/trainer/scripts/ensure-venv.sh, when it was made. */
-function trainerPython(): string | undefined {
-  const root = join(
-    process.env['UNDERSTUDY_CACHE'] ?? join(homedir(), '.cache/understudy'),
-    'python',
-  );
-  if (!existsSync(root)) return undefined;
-  const venv = readdirSync(root)
-    .filter((name) => name.startsWith('trainer-') && existsSync(join(root, name, '.complete')))
-    .map((name) => join(root, name, 'bin/python'))
-    .find((python) => existsSync(python));
-  return venv;
-}
-
-const python = trainerPython();
-const trainerSources = fileURLToPath(new URL('../../../../trainer/src', import.meta.url));
+const trainer = fileURLToPath(new URL('../../../../trainer', import.meta.url));
+/** The trainer's cached venv, built from its lock on first use (the trainer's own tests do too). */
+const python = join(
+  execFileSync('bash', [join(trainer, 'scripts/ensure-venv.sh')], { encoding: 'utf8' }).trim(),
+  'bin/python',
+);
+const trainerSources = join(trainer, 'src');
 
 /** A tiny chat dataset in the dataset-builder's format, with file:// URIs. */
 async function writeDataset(dir: string): Promise<string> {
@@ -64,44 +55,41 @@ async function writeDataset(dir: string): Promise<string> {
   return pathToFileURL(manifest).href;
 }
 
-describe.skipIf(python === undefined || !existsSync(trainerSources))(
-  'LocalExecutor with the real trainer (needs the trainer venv)',
-  () => {
-    it('trains a tiny random model on CPU and reports the adapter', async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'trainer-run-'));
-      const executor = new LocalExecutor({
-        python: python ?? '',
-        env: { PATH: '/usr/bin:/bin', HOME: dir, PYTHONPATH: trainerSources, HF_HUB_OFFLINE: '1' },
-      });
-      const output = `${pathToFileURL(join(dir, 'out')).href}/`;
-      const handle = await executor.submit(
-        invocation({
-          datasetUri: await writeDataset(dir),
-          outputUri: output,
-          baseModel: 'tiny-random:llama',
-          hyperParameters: { max_steps: 2, lora_r: 4 },
-        }),
-      );
-      const events: ExecutorEvent[] = [];
-      for await (const event of executor.watch(handle, new AbortController().signal)) {
-        events.push(event);
-      }
-      expect(events.map((event) => event.type)).toEqual([
-        'started',
-        'progress',
-        'progress',
-        'succeeded',
-      ]);
-      const succeeded = events.at(-1);
-      expect(succeeded).toMatchObject({
-        type: 'succeeded',
-        metrics: { train_loss: expect.any(Number) as number },
-      });
-      const adapter = succeeded?.type === 'succeeded' ? succeeded.adapterUri : '';
-      expect(adapter.startsWith(output)).toBe(true);
-      expect((await readdir(fileURLToPath(adapter))).sort()).toEqual(
-        expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors']),
-      );
-    }, 300_000);
-  },
-);
+describe('LocalExecutor with the real trainer', () => {
+  it('trains a tiny random model on CPU and reports the adapter', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trainer-run-'));
+    const executor = new LocalExecutor({
+      python,
+      env: { PATH: '/usr/bin:/bin', HOME: dir, PYTHONPATH: trainerSources, HF_HUB_OFFLINE: '1' },
+    });
+    const output = `${pathToFileURL(join(dir, 'out')).href}/`;
+    const handle = await executor.submit(
+      invocation({
+        datasetUri: await writeDataset(dir),
+        outputUri: output,
+        baseModel: 'tiny-random:llama',
+        hyperParameters: { max_steps: 2, lora_r: 4 },
+      }),
+    );
+    const events: ExecutorEvent[] = [];
+    for await (const event of executor.watch(handle, new AbortController().signal)) {
+      events.push(event);
+    }
+    expect(events.map((event) => event.type)).toEqual([
+      'started',
+      'progress',
+      'progress',
+      'succeeded',
+    ]);
+    const succeeded = events.at(-1);
+    expect(succeeded).toMatchObject({
+      type: 'succeeded',
+      metrics: { train_loss: expect.any(Number) as number },
+    });
+    const adapter = succeeded?.type === 'succeeded' ? succeeded.adapterUri : '';
+    expect(adapter.startsWith(output)).toBe(true);
+    expect((await readdir(fileURLToPath(adapter))).sort()).toEqual(
+      expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors']),
+    );
+  }, 300_000);
+});

@@ -1,0 +1,1 @@
+"""Understudy's trainer: LoRA fine-tuning of small causal LMs on captured tasks, and serving."""

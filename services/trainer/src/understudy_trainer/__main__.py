@@ -1,0 +1,3 @@
+from understudy_trainer.cli import main
+
+raise SystemExit(main())
