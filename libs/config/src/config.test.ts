@@ -85,3 +85,19 @@ describe('loadConfigs', () => {
     );
   });
 });
+
+describe('env.jsonObject', () => {
+  const shape = { extra: setting('EXTRA', env.jsonObject().default({})) };
+
+  it('parses a JSON object and defaults when unset', () => {
+    expect(loadConfig(shape, { EXTRA: '{"epochs": 2, "modules": ["q"]}' })).toEqual({
+      extra: { epochs: 2, modules: ['q'] },
+    });
+    expect(loadConfig(shape, {})).toEqual({ extra: {} });
+  });
+
+  it('names malformed JSON and JSON that is not an object', () => {
+    expect(() => loadConfig(shape, { EXTRA: '{epochs' })).toThrow(/EXTRA[\s\S]*not valid JSON/);
+    expect(() => loadConfig(shape, { EXTRA: '[1]' })).toThrow(/EXTRA/);
+  });
+});

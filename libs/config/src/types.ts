@@ -22,3 +22,16 @@ export const list = () =>
 export const url = () => z.url();
 export const text = () => z.string().min(1);
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values);
+/** A JSON object, e.g. `{"epochs": 2}`; malformed JSON is reported as such. */
+export const jsonObject = () =>
+  z
+    .string()
+    .transform((v, context) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), z.json()));

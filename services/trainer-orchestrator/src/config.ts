@@ -22,6 +22,8 @@ export const settings = {
   outputUri: setting('UNDERSTUDY_TRAINING_OUTPUT_URI', env.url().optional()),
   /** Base model of runs started by dataset events. */
   baseModel: setting('UNDERSTUDY_BASE_MODEL', env.text().default('Qwen/Qwen2.5-0.5B-Instruct')),
+  /** Trainer `--config` of runs started by dataset events, e.g. `{"epochs": 2, "lora_r": 8}`. */
+  trainingConfig: setting('UNDERSTUDY_TRAINING_CONFIG', env.jsonObject().default({})),
   progressIntervalMs: setting(
     'UNDERSTUDY_PROGRESS_INTERVAL_MS',
     env.nonNegativeInt().default(10_000),
@@ -42,5 +44,7 @@ export const settings = {
   },
   local: {
     python: setting('UNDERSTUDY_TRAINER_PYTHON', env.text().default('python3')),
+    /** Where `understudy_trainer` is importable from when it is not installed in that Python. */
+    pythonPath: setting('UNDERSTUDY_TRAINER_PYTHONPATH', env.text().optional()),
   },
 };

@@ -23,6 +23,7 @@ export async function createExecutor(
         PATH: '/usr/local/bin:/usr/bin:/bin',
         HOME: tmpdir(),
         PYTHONUNBUFFERED: '1',
+        ...(config.local.pythonPath !== undefined && { PYTHONPATH: config.local.pythonPath }),
         UNDERSTUDY_S3_ENDPOINT: s3.endpoint,
         UNDERSTUDY_S3_REGION: s3.region,
         UNDERSTUDY_S3_BUCKET: s3.bucket,

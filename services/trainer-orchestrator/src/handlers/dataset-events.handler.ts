@@ -33,7 +33,7 @@ export class DatasetEventsHandler {
       datasetId: dataset.datasetId || event.datasetId,
       datasetUri: `s3://${manifest.bucket || this.config.s3.bucket}/${manifest.key}`,
       baseModel: this.config.baseModel,
-      hyperParameters: {},
+      hyperParameters: { ...this.config.trainingConfig },
       resources: { accelerator: '', acceleratorCount: 0, queue: '' },
     };
     // Idempotent by dataset and training settings: the same dataset trains once per config.
