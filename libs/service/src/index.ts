@@ -1,9 +1,12 @@
 export {
   kafkaDriver,
+  messagingDriver,
   minioStore,
+  objectStore,
   openDatabase,
   postgresConnection,
   type ServiceDatabaseOptions,
+  type SharedDrivers,
 } from './infrastructure.js';
 export {
   CONFIG,

@@ -2,7 +2,15 @@ import { loadConfig } from '@understudy/config';
 import { ErrorCode } from '@understudy/errors';
 import { silentLogger } from '@understudy/telemetry';
 import { describe, expect, it } from 'vitest';
-import { kafkaDriver, minioStore, postgresConnection } from './infrastructure.js';
+import { InProcessDriver } from '@understudy/messaging';
+import { FilesystemDriver } from '@understudy/storage';
+import {
+  kafkaDriver,
+  messagingDriver,
+  minioStore,
+  objectStore,
+  postgresConnection,
+} from './infrastructure.js';
 import { databaseSettings, kafkaSettings, s3Settings } from './settings.js';
 
 describe('postgresConnection', () => {
@@ -46,6 +54,18 @@ describe('minioStore', () => {
     expect(minioStore(s3('http://minio:9000'), silentLogger)).toBeDefined();
     expect(minioStore(s3('https://s3.example.com'), silentLogger)).toBeDefined();
   });
+
+  it('names every missing setting as a configuration error', () => {
+    const partial = loadConfig(s3Settings, { UNDERSTUDY_S3_ACCESS_KEY: 'a' });
+    expect(() => minioStore(partial, silentLogger)).toThrow(
+      /^invalid configuration:\n {2}UNDERSTUDY_S3_ENDPOINT \(missing\)[^\n]*\n {2}UNDERSTUDY_S3_SECRET_KEY/,
+    );
+  });
+
+  it('is not needed when the host shares its store', () => {
+    const shared = new FilesystemDriver({ root: '/nonexistent', logger: silentLogger });
+    expect(objectStore(loadConfig(s3Settings, {}), silentLogger, { store: shared })).toBe(shared);
+  });
 });
 
 describe('kafkaDriver', () => {
@@ -62,5 +82,14 @@ describe('kafkaDriver', () => {
   it('builds a driver from plain settings', () => {
     const kafka = loadConfig(kafkaSettings, { UNDERSTUDY_KAFKA_BROKERS: 'k:9092' });
     expect(kafkaDriver(kafka, 'svc', silentLogger)).toBeDefined();
+  });
+
+  it('is a configuration error without brokers, unless the host shares its bus', () => {
+    const none = loadConfig(kafkaSettings, {});
+    expect(() => kafkaDriver(none, 'svc', silentLogger)).toThrow(
+      /^invalid configuration:\n {2}UNDERSTUDY_KAFKA_BROKERS \(missing\)/,
+    );
+    const bus = new InProcessDriver();
+    expect(messagingDriver(none, 'svc', silentLogger, { bus })).toBe(bus);
   });
 });

@@ -6,10 +6,38 @@ import {
   type PostgresConnection,
 } from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
-import { KafkaDriver } from '@understudy/messaging';
-import { MinioDriver } from '@understudy/storage';
+import { KafkaDriver, type MessagingDriver } from '@understudy/messaging';
+import { MinioDriver, type ObjectStore } from '@understudy/storage';
 import type { Logger } from '@understudy/telemetry';
 import type { databaseSettings, kafkaSettings, s3Settings } from './settings.js';
+
+/**
+ * What a host process running several services shares with them: the embedded platform's
+ * in-process bus and filesystem store. A service uses them instead of its Kafka and S3 settings.
+ */
+export interface SharedDrivers {
+  readonly bus?: MessagingDriver;
+  readonly store?: ObjectStore;
+}
+
+/** The boot error for settings that only a shared driver could have made unnecessary. */
+function missing(...variables: string[]): UnderstudyError {
+  return new UnderstudyError(
+    ErrorCode.InvalidArgument,
+    `invalid configuration:\n  ${variables.map((v) => `${v} (missing): required`).join('\n  ')}`,
+    { details: { variables } },
+  );
+}
+
+/** The shared bus, or the Kafka driver for a service, its client id being the service name. */
+export function messagingDriver(
+  kafka: ConfigOf<typeof kafkaSettings>,
+  clientId: string,
+  logger: Logger,
+  shared: SharedDrivers,
+): MessagingDriver {
+  return shared.bus ?? kafkaDriver(kafka, clientId, logger);
+}
 
 /** The Kafka driver for a service, its client id being the service name. */
 export function kafkaDriver(
@@ -17,7 +45,8 @@ export function kafkaDriver(
   clientId: string,
   logger: Logger,
 ): KafkaDriver {
-  const { saslMechanism, saslUsername, saslPassword } = kafka;
+  const { brokers, saslMechanism, saslUsername, saslPassword } = kafka;
+  if (brokers === undefined) throw missing('UNDERSTUDY_KAFKA_BROKERS');
   if (saslMechanism !== undefined && (saslUsername === undefined || saslPassword === undefined)) {
     throw new UnderstudyError(
       ErrorCode.InvalidArgument,
@@ -25,7 +54,7 @@ export function kafkaDriver(
     );
   }
   return new KafkaDriver({
-    brokers: [...kafka.brokers],
+    brokers: [...brokers],
     clientId,
     logger,
     ssl: kafka.ssl,
@@ -37,17 +66,38 @@ export function kafkaDriver(
   });
 }
 
+/** The shared store, or the MinIO/S3 store for a service; call `init()` before use. */
+export function objectStore(
+  s3: ConfigOf<typeof s3Settings>,
+  logger: Logger,
+  shared: SharedDrivers,
+): ObjectStore {
+  return shared.store ?? minioStore(s3, logger);
+}
+
 /** The MinIO/S3 object store for a service, bucket created when missing. */
 export function minioStore(s3: ConfigOf<typeof s3Settings>, logger: Logger): MinioDriver {
-  const url = new URL(s3.endpoint);
+  const { endpoint, accessKey, secretKey } = s3;
+  if (endpoint === undefined || accessKey === undefined || secretKey === undefined) {
+    throw missing(
+      ...Object.entries({
+        UNDERSTUDY_S3_ENDPOINT: endpoint,
+        UNDERSTUDY_S3_ACCESS_KEY: accessKey,
+        UNDERSTUDY_S3_SECRET_KEY: secretKey,
+      })
+        .filter(([, value]) => value === undefined)
+        .map(([variable]) => variable),
+    );
+  }
+  const url = new URL(endpoint);
   const useSSL = url.protocol === 'https:';
   return new MinioDriver({
     endPoint: url.hostname,
     port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
     useSSL,
     region: s3.region,
-    accessKey: s3.accessKey,
-    secretKey: s3.secretKey,
+    accessKey,
+    secretKey,
     bucket: s3.bucket,
     createBucket: true,
     logger,

@@ -11,6 +11,7 @@ import {
 import { UnderstudyError } from '@understudy/errors';
 import { createLogger, startTelemetry, type Telemetry } from '@understudy/telemetry';
 import { NestLogger, TelemetryModule } from '@understudy/telemetry/nest';
+import type { SharedDrivers } from './infrastructure.js';
 import { commonSettings } from './settings.js';
 
 /** A service's own config and the common one, side by side. */
@@ -22,7 +23,12 @@ export interface ServiceDefinition<S extends ConfigShape> {
   readonly version: string;
   /** The service's own settings; `commonSettings` are added to them. */
   readonly settings: S;
-  readonly module: (config: ServiceConfig<S>, telemetry: Telemetry) => DynamicModule;
+  /** `shared` holds the host's drivers when several services share a process (else empty). */
+  readonly module: (
+    config: ServiceConfig<S>,
+    telemetry: Telemetry,
+    shared: SharedDrivers,
+  ) => DynamicModule;
 }
 
 export interface RunningService<S extends ConfigShape> {
@@ -44,11 +50,18 @@ export interface StartOptions {
    * through a child logger named after it and leaves the shared telemetry running when it stops.
    */
   readonly telemetry?: Telemetry;
+  /** The host's bus and object store, used instead of the service's Kafka and S3 settings. */
+  readonly drivers?: SharedDrivers;
 }
 
 /** A service's view of telemetry shared with others: its own logger, no shutdown of its own. */
 function sharedTelemetry(shared: Telemetry, service: string): Telemetry {
-  return { ...shared, logger: shared.logger.child({ service }), shutdown: () => Promise.resolve() };
+  return {
+    ...shared,
+    logger: shared.logger.child({ service }),
+    health: shared.health.scoped(service),
+    shutdown: () => Promise.resolve(),
+  };
 }
 
 /** DI token of the service's validated, frozen config. */
@@ -88,7 +101,7 @@ export async function startService<S extends ConfigShape>(
     global: true,
     imports: [
       TelemetryModule.forRoot(telemetry, { owned: options.telemetry === undefined }),
-      definition.module(config, telemetry),
+      definition.module(config, telemetry, options.drivers ?? {}),
     ],
     providers: [{ provide: CONFIG, useValue: config }],
     exports: [CONFIG],

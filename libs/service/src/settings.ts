@@ -20,8 +20,9 @@ export const grpcSettings = {
   port: setting('UNDERSTUDY_GRPC_PORT', env.port().default(50051)),
 };
 
+/** Kafka; the brokers are required unless the host process shares its bus (`SharedDrivers`). */
 export const kafkaSettings = {
-  brokers: setting('UNDERSTUDY_KAFKA_BROKERS', env.list()),
+  brokers: setting('UNDERSTUDY_KAFKA_BROKERS', env.list().optional()),
   ssl: setting('UNDERSTUDY_KAFKA_SSL', env.boolean().default(false)),
   saslMechanism: setting(
     'UNDERSTUDY_KAFKA_SASL_MECHANISM',
@@ -31,12 +32,13 @@ export const kafkaSettings = {
   saslPassword: setting('UNDERSTUDY_KAFKA_SASL_PASSWORD', env.text().optional(), { secret: true }),
 };
 
+/** MinIO/S3; endpoint and keys are required unless the host process shares its object store. */
 export const s3Settings = {
-  endpoint: setting('UNDERSTUDY_S3_ENDPOINT', env.url()),
+  endpoint: setting('UNDERSTUDY_S3_ENDPOINT', env.url().optional()),
   region: setting('UNDERSTUDY_S3_REGION', env.text().default('us-east-1')),
   bucket: setting('UNDERSTUDY_S3_BUCKET', env.text().default('understudy')),
-  accessKey: setting('UNDERSTUDY_S3_ACCESS_KEY', env.text(), { secret: true }),
-  secretKey: setting('UNDERSTUDY_S3_SECRET_KEY', env.text(), { secret: true }),
+  accessKey: setting('UNDERSTUDY_S3_ACCESS_KEY', env.text().optional(), { secret: true }),
+  secretKey: setting('UNDERSTUDY_S3_SECRET_KEY', env.text().optional(), { secret: true }),
 };
 
 export const databaseSettings = {

@@ -101,4 +101,21 @@ describe('HealthRegistry', () => {
     unregister();
     expect(Object.keys((await health.readiness()).checks)).toEqual(['kafka']);
   });
+
+  it('gives services sharing a registry their own check names and one readiness', async () => {
+    const health = new HealthRegistry();
+    const embedder = health.scoped('embedder');
+    const clusterer = health.scoped('clusterer');
+    embedder.register('kafka', healthy);
+    const unregister = clusterer.register('kafka', () => Promise.resolve({ healthy: false }));
+    expect(await embedder.readiness()).toMatchObject({
+      ready: false,
+      checks: { 'embedder/kafka': { healthy: true }, 'clusterer/kafka': { healthy: false } },
+    });
+    unregister();
+    expect((await health.readiness()).ready).toBe(true);
+    clusterer.setShuttingDown();
+    expect(health.shuttingDown).toBe(true);
+    expect(embedder.shuttingDown).toBe(true);
+  });
 });

@@ -61,6 +61,14 @@ export class HealthRegistry {
     };
   }
 
+  /**
+   * This registry as seen by one of several services sharing a process: their checks are named
+   * `scope/name`, so two services' `kafka` checks do not collide; everything else is shared.
+   */
+  scoped(scope: string): HealthRegistry {
+    return new ScopedHealthRegistry(this, scope);
+  }
+
   /** First step of a graceful shutdown: readiness fails from now on, so traffic drains away. */
   setShuttingDown(): void {
     this.shutdownStarted = true;
@@ -93,6 +101,31 @@ export class HealthRegistry {
     const checks = Object.fromEntries(entries);
     const ready = !this.shutdownStarted && entries.every(([, report]) => report.healthy);
     return { ready, shuttingDown: this.shutdownStarted, checks };
+  }
+}
+
+class ScopedHealthRegistry extends HealthRegistry {
+  constructor(
+    private readonly parent: HealthRegistry,
+    private readonly scope: string,
+  ) {
+    super();
+  }
+
+  override register(name: string, check: ReadinessCheck, options?: HealthRegistryOptions) {
+    return this.parent.register(`${this.scope}/${name}`, check, options);
+  }
+
+  override setShuttingDown(): void {
+    this.parent.setShuttingDown();
+  }
+
+  override get shuttingDown(): boolean {
+    return this.parent.shuttingDown;
+  }
+
+  override readiness(): Promise<ReadinessReport> {
+    return this.parent.readiness();
   }
 }
 

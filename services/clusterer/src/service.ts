@@ -2,7 +2,7 @@ import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
-import { kafkaDriver, openDatabase, type ServiceDefinition } from '@understudy/service';
+import { messagingDriver, openDatabase, type ServiceDefinition } from '@understudy/service';
 import { HealthRegistry } from '@understudy/telemetry';
 import type { DataSource } from 'typeorm';
 import { settings } from './config.js';
@@ -39,12 +39,12 @@ export const definition: ServiceDefinition<typeof settings> = {
   name: producer,
   version: '0.1.0',
   settings,
-  module: (config, telemetry) => ({
+  module: (config, telemetry, shared) => ({
     module: ClustererModule,
     imports: [
       MessagingModule.forRootAsync({
         useFactory: () => ({
-          driver: kafkaDriver(config.kafka, producer, telemetry.logger),
+          driver: messagingDriver(config.kafka, producer, telemetry.logger, shared),
           producerName: producer,
           topics: [topics.tasks],
           logger: telemetry.logger,

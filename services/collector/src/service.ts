@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
-import { kafkaDriver, type ServiceDefinition } from '@understudy/service';
+import { messagingDriver, type ServiceDefinition } from '@understudy/service';
 import { HealthRegistry, type Logger } from '@understudy/telemetry';
 import { LOGGER } from '@understudy/telemetry/nest';
 import { settings, type CollectorConfig } from './config.js';
@@ -19,12 +19,12 @@ export const definition: ServiceDefinition<typeof settings> = {
   name,
   version: '0.1.0',
   settings,
-  module: (config: CollectorConfig, { logger }) => ({
+  module: (config: CollectorConfig, { logger }, shared) => ({
     module: CollectorModule,
     imports: [
       MessagingModule.forRootAsync({
         useFactory: () => ({
-          driver: kafkaDriver(config.kafka, name, logger),
+          driver: messagingDriver(config.kafka, name, logger, shared),
           producerName: name,
           topics: [topics.callsCaptured],
           logger,

@@ -8,7 +8,12 @@ import {
 import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule } from '@understudy/messaging';
-import { kafkaDriver, minioStore, openDatabase, type ServiceDefinition } from '@understudy/service';
+import {
+  messagingDriver,
+  objectStore,
+  openDatabase,
+  type ServiceDefinition,
+} from '@understudy/service';
 import type { ObjectStore } from '@understudy/storage';
 import { HealthRegistry, type Logger } from '@understudy/telemetry';
 import type { DataSource } from 'typeorm';
@@ -56,13 +61,13 @@ export const definition: ServiceDefinition<typeof settings> = {
   name,
   version,
   settings,
-  module: (config, telemetry) => {
+  module: (config, telemetry, shared) => {
     const logger: Logger = telemetry.logger;
     @Module({
       imports: [
         MessagingModule.forRootAsync({
           useFactory: () => ({
-            driver: kafkaDriver(config.kafka, name, logger),
+            driver: messagingDriver(config.kafka, name, logger, shared),
             producerName: name,
             logger,
           }),
@@ -84,7 +89,7 @@ export const definition: ServiceDefinition<typeof settings> = {
         {
           provide: OBJECT_STORE,
           useFactory: async () => {
-            const store = minioStore(config.s3, logger);
+            const store = objectStore(config.s3, logger, shared);
             await store.init();
             return store;
           },

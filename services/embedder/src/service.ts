@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
-import { kafkaDriver, type ServiceDefinition } from '@understudy/service';
+import { messagingDriver, type ServiceDefinition } from '@understudy/service';
 import { HealthRegistry } from '@understudy/telemetry';
 import { settings } from './config.js';
 import { CallEmbedder } from './domain/call-embedder.js';
@@ -16,12 +16,12 @@ export const definition: ServiceDefinition<typeof settings> = {
   name: producer,
   version: '0.1.0',
   settings,
-  module: (config, telemetry) => ({
+  module: (config, telemetry, shared) => ({
     module: EmbedderModule,
     imports: [
       MessagingModule.forRootAsync({
         useFactory: () => ({
-          driver: kafkaDriver(config.kafka, producer, telemetry.logger),
+          driver: messagingDriver(config.kafka, producer, telemetry.logger, shared),
           producerName: producer,
           topics: [topics.callsEmbedded],
           logger: telemetry.logger,

@@ -9,10 +9,11 @@ import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
 import {
-  kafkaDriver,
+  messagingDriver,
   openDatabase,
   type ServiceConfig,
   type ServiceDefinition,
+  type SharedDrivers,
 } from '@understudy/service';
 import { HealthRegistry, type Logger } from '@understudy/telemetry';
 import { DataSource } from 'typeorm';
@@ -53,7 +54,7 @@ class Dependencies implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 }
 
-function registryModule(config: RegistryConfig, logger: Logger) {
+function registryModule(config: RegistryConfig, logger: Logger, shared: SharedDrivers) {
   @Module({})
   class ModelRegistryModule {}
 
@@ -62,7 +63,7 @@ function registryModule(config: RegistryConfig, logger: Logger) {
     imports: [
       MessagingModule.forRootAsync({
         useFactory: () => ({
-          driver: kafkaDriver(config.kafka, producerName, logger),
+          driver: messagingDriver(config.kafka, producerName, logger, shared),
           producerName,
           logger,
           topics: [topics.modelVersions, topics.routes],
@@ -141,5 +142,5 @@ export const definition: ServiceDefinition<typeof settings> = {
   name: producerName,
   version: '0.1.0',
   settings,
-  module: (config, telemetry) => registryModule(config, telemetry.logger),
+  module: (config, telemetry, shared) => registryModule(config, telemetry.logger, shared),
 };
