@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { env, setting } from '@understudy/config';
 import { databaseSettings, grpcSettings, kafkaSettings } from '@understudy/service';
 
@@ -12,7 +14,8 @@ export const settings = {
   ),
   /** Where trainers read datasets and write adapters; the credentials only reach local trainers. */
   s3: {
-    endpoint: setting('UNDERSTUDY_S3_ENDPOINT', env.url()),
+    /** Required, except by local trainers of a host that shares its object store (embedded). */
+    endpoint: setting('UNDERSTUDY_S3_ENDPOINT', env.url().optional()),
     region: setting('UNDERSTUDY_S3_REGION', env.text().default('us-east-1')),
     bucket: setting('UNDERSTUDY_S3_BUCKET', env.text().default('understudy')),
     accessKey: setting('UNDERSTUDY_S3_ACCESS_KEY', env.text().optional(), { secret: true }),
@@ -46,5 +49,10 @@ export const settings = {
     python: setting('UNDERSTUDY_TRAINER_PYTHON', env.text().default('python3')),
     /** Where `understudy_trainer` is importable from when it is not installed in that Python. */
     pythonPath: setting('UNDERSTUDY_TRAINER_PYTHONPATH', env.text().optional()),
+    /** Scratch space of runs staged from a shared object store, one directory per run. */
+    workDir: setting(
+      'UNDERSTUDY_TRAINING_WORK_DIR',
+      env.text().default(join(tmpdir(), 'understudy-training')),
+    ),
   },
 };

@@ -10,7 +10,7 @@ import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
 import {
-  kafkaDriver,
+  messagingDriver,
   openDatabase,
   type ServiceConfig,
   type ServiceDefinition,
@@ -74,14 +74,14 @@ export const definition: ServiceDefinition<typeof settings> = {
   name,
   version: '0.1.0',
   settings,
-  module: (config, telemetry) => {
+  module: (config, telemetry, shared) => {
     const { logger } = telemetry;
     return {
       module: TrainerOrchestratorModule,
       imports: [
         MessagingModule.forRootAsync({
           useFactory: () => ({
-            driver: kafkaDriver(config.kafka, name, logger),
+            driver: messagingDriver(config.kafka, name, logger, shared),
             producerName: name,
             logger,
             topics: [topics.trainingRuns],
@@ -106,7 +106,7 @@ export const definition: ServiceDefinition<typeof settings> = {
           inject: [DATA_SOURCE],
           useFactory: (dataSource: DataSource) => new PostgresRunStore(dataSource),
         },
-        { provide: EXECUTOR, useFactory: () => createExecutor(config, logger) },
+        { provide: EXECUTOR, useFactory: () => createExecutor(config, logger, shared.store) },
         { provide: REGISTRY, useFactory: () => new GrpcModelRegistry(config.registryAddress) },
         {
           provide: Orchestrator,
