@@ -154,6 +154,7 @@ async function startAll(
       ...env.database,
       ...env.s3,
       UNDERSTUDY_REGISTRY_ADDRESS: registry,
+      UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress,
       UNDERSTUDY_DATASET_MIN_CALLS: String(scale.minDatasetCalls),
       UNDERSTUDY_DATASET_EVAL_FRACTION: String(scale.evalFraction),
     }),

@@ -8,6 +8,8 @@ export const settings = {
   database: databaseSettings,
   /** host:port of the model registry's gRPC server. */
   registryAddress: setting('UNDERSTUDY_REGISTRY_ADDRESS', env.text()),
+  /** host:port of the clusterer's gRPC server, which owns task membership. */
+  clustererAddress: setting('UNDERSTUDY_CLUSTERER_ADDRESS', env.text()),
   /** Usable calls a task needs before it gets a dataset. */
   minCalls: setting('UNDERSTUDY_DATASET_MIN_CALLS', env.positiveInt().default(50)),
   /** Share of examples held out for evaluation. */

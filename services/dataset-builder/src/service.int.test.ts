@@ -10,6 +10,7 @@ import {
   DatasetSchema,
   EventMetaSchema,
   LlmCallSchema,
+  ClustererService,
   ModelRegistryService,
   Role,
   TaskEventSchema,
@@ -29,7 +30,7 @@ import type { settings } from './config.js';
 import { definition } from './service.js';
 import { callWith, chatCall, text, toolCall, toolResult } from './testing/calls.js';
 
-/** Every RPC fails as unimplemented except the ones given: the registry's test double. */
+/** Every RPC fails as unimplemented except the ones given: the registry's and clusterer's doubles. */
 function only<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): ServiceImpl<S> {
   const fail = () => {
     throw new UnderstudyError(ErrorCode.Unimplemented, 'not in this test double');
@@ -46,6 +47,8 @@ let service: RunningService<typeof settings>;
 let client: Messaging;
 let database: pg.Client;
 const registered: CreateDatasetRequest[] = [];
+/** What the clusterer double answers to ListTaskCalls, by task id. */
+const taskMembers = new Map<string, string[]>();
 const datasetEvents: DatasetEvent[] = [];
 const tenantId = uniqueName('tenant');
 const bucket = uniqueName('datasets');
@@ -69,6 +72,19 @@ beforeAll(async () => {
       },
     }),
   );
+  // The clusterer owns membership; its double serves on the same server.
+  registry.register(
+    ClustererService,
+    only(ClustererService, {
+      listTaskCalls: (request) => ({
+        members: (taskMembers.get(request.taskId) ?? []).map((callId) => ({
+          call: { callId },
+          contentCaptured: true,
+        })),
+        nextPageToken: '',
+      }),
+    }),
+  );
   await registry.start();
 
   const { s3 } = testbed;
@@ -81,6 +97,7 @@ beforeAll(async () => {
     UNDERSTUDY_S3_SECRET_KEY: s3.secretKey,
     UNDERSTUDY_DATABASE_URL: `postgres://${postgres.user}:${postgres.password}@${postgres.host}:${String(postgres.port)}/${postgres.database}`,
     UNDERSTUDY_REGISTRY_ADDRESS: `127.0.0.1:${String(registry.port)}`,
+    UNDERSTUDY_CLUSTERER_ADDRESS: `127.0.0.1:${String(registry.port)}`,
     UNDERSTUDY_GRPC_HOST: '127.0.0.1',
     UNDERSTUDY_GRPC_PORT: '0',
     UNDERSTUDY_OPS_HOST: '127.0.0.1',
@@ -112,19 +129,27 @@ const meta = () =>
   create(EventMetaSchema, { eventId: `${tenantId}-${String(++eventCount)}`, tenantId });
 const publishCall = (call: LlmCall) =>
   client.publish(topics.callsCaptured, create(CallCapturedSchema, { meta: meta(), call }));
-const publishTask = (revision: bigint, members: string[]) =>
-  client.publish(
+/** The clusterer's view changes, then its event says so with one representative call. */
+const publishTask = (revision: bigint, members: string[]) => {
+  taskMembers.set('task-1', members);
+  return client.publish(
     topics.tasks,
     create(TaskEventSchema, {
       meta: meta(),
       kind: {
         case: revision === 1n ? 'discovered' : 'updated',
         value: {
-          task: { taskId: 'task-1', tenantId, revision, representativeCallIds: members },
+          task: {
+            taskId: 'task-1',
+            tenantId,
+            revision,
+            representativeCallIds: members.slice(0, 1),
+          },
         },
       },
     }),
   );
+};
 
 /** An agent step: the model called a tool, got its result, and now answers. */
 const toolUse = create(LlmCallSchema, {

@@ -21,12 +21,13 @@ import { settings } from './config.js';
 import { DatasetBuilder } from './domain/dataset-builder.js';
 import type { DatasetStore } from './domain/ports.js';
 import { GrpcDatasetRegistry } from './drivers/grpc-registry.js';
+import { GrpcTaskCalls } from './drivers/grpc-task-calls.js';
 import { PostgresDatasetStore } from './drivers/postgres-store.js';
 import { entities, migrations } from './drivers/schema.js';
 import { CallsHandler } from './handlers/calls.handler.js';
 import { DatasetBuilderGrpc } from './handlers/dataset-builder.grpc.js';
 import { TasksHandler } from './handlers/tasks.handler.js';
-import { DATA_SOURCE, DATASET_STORE, OBJECT_STORE, REGISTRY } from './tokens.js';
+import { DATA_SOURCE, DATASET_STORE, OBJECT_STORE, REGISTRY, TASK_CALLS } from './tokens.js';
 
 const name = 'dataset-builder';
 const version = '0.1.0';
@@ -39,6 +40,7 @@ class Dependencies implements OnModuleInit, OnApplicationShutdown {
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
     @Inject(REGISTRY) private readonly registry: GrpcDatasetRegistry,
+    @Inject(TASK_CALLS) private readonly taskCalls: GrpcTaskCalls,
     @Inject(Messaging) private readonly messaging: Messaging,
   ) {}
 
@@ -53,6 +55,7 @@ class Dependencies implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.registry.close();
+    this.taskCalls.close();
     await this.dataSource.destroy();
   }
 }
@@ -95,6 +98,7 @@ export const definition: ServiceDefinition<typeof settings> = {
           },
         },
         { provide: REGISTRY, useFactory: () => new GrpcDatasetRegistry(config.registryAddress) },
+        { provide: TASK_CALLS, useFactory: () => new GrpcTaskCalls(config.clustererAddress) },
         {
           provide: DATASET_STORE,
           inject: [DATA_SOURCE],

@@ -3,3 +3,4 @@ export const DATASET_STORE = Symbol('dataset-builder.DatasetStore');
 export const OBJECT_STORE = Symbol('dataset-builder.ObjectStore');
 export const DATA_SOURCE = Symbol('dataset-builder.DataSource');
 export const REGISTRY = Symbol('dataset-builder.DatasetRegistry');
+export const TASK_CALLS = Symbol('dataset-builder.TaskCalls');

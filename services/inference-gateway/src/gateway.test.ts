@@ -391,6 +391,11 @@ describe('inference gateway', () => {
     expect(clusterer.calls.at(-1)).toMatchObject({ tenantId: 'acme', requestModel: 'gpt-4o-mini' });
   });
 
+  it('classifies a call as its agent’s when the agent names itself', async () => {
+    await chat('sk-acme', 'hello', {}, { 'x-understudy-agent': 'billing-agent' });
+    expect(clusterer.calls.at(-1)).toMatchObject({ context: { agentName: 'billing-agent' } });
+  });
+
   it("sends a task's calls to its production SLM under the route's model name", async () => {
     const response = await chat('sk-acme', 'task:prod summarize', { tools, tool_choice: 'auto' });
     expect(response.headers.get('x-understudy-route')).toBe('slm');

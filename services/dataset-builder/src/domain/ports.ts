@@ -47,3 +47,9 @@ export interface DatasetRegistry {
   /** Idempotent by request id; returns the record with the registry's version and created_at. */
   createDataset(requestId: string, dataset: Dataset): Promise<Dataset>;
 }
+
+/** Every call of a task, from the clusterer that owns membership. */
+export interface TaskCalls {
+  /** Ids of the task's calls whose content was captured, oldest first. */
+  memberCallIds(tenantId: string, taskId: string): Promise<string[]>;
+}

@@ -3,14 +3,28 @@ import type { Task, TaskEvent } from '@understudy/contracts';
 import { OnMessage, topics } from '@understudy/messaging';
 import { DatasetBuilder } from '../domain/dataset-builder.js';
 import type { TaskMembers } from '../domain/plan.js';
+import type { TaskCalls } from '../domain/ports.js';
+import { TASK_CALLS } from '../tokens.js';
 
 /**
- * Task membership from the clusterer. TaskEvent carries no full member list, only
- * `representative_call_ids`: those are the calls a task's dataset is built from.
+ * Task changes from the clusterer. A TaskEvent names the task and its revision but carries only
+ * a few representative calls, so the full membership is read from the clusterer.
  */
 @Injectable()
 export class TasksHandler {
-  constructor(@Inject(DatasetBuilder) private readonly builder: DatasetBuilder) {}
+  constructor(
+    @Inject(DatasetBuilder) private readonly builder: DatasetBuilder,
+    @Inject(TASK_CALLS) private readonly taskCalls: TaskCalls,
+  ) {}
+
+  private async members(task: Task): Promise<TaskMembers> {
+    return {
+      tenantId: task.tenantId,
+      taskId: task.taskId,
+      revision: task.revision,
+      memberCallIds: await this.taskCalls.memberCallIds(task.tenantId, task.taskId),
+    };
+  }
 
   @OnMessage(topics.tasks, { group: 'dataset-builder' })
   async onTaskEvent(event: TaskEvent): Promise<void> {
@@ -20,7 +34,8 @@ export class TasksHandler {
     switch (kind.case) {
       case 'discovered':
       case 'updated':
-        if (kind.value.task) await this.builder.updateTask(members(kind.value.task), cause);
+        if (kind.value.task)
+          await this.builder.updateTask(await this.members(kind.value.task), cause);
         return;
       case 'retired':
         if (kind.value.task) {
@@ -34,7 +49,7 @@ export class TasksHandler {
           task?.tenantId ?? tenantId,
           kind.value.sourceTaskIds.filter((id) => id !== kept),
         );
-        if (task) await this.builder.updateTask(members(task), cause);
+        if (task) await this.builder.updateTask(await this.members(task), cause);
         return;
       }
       case 'split': {
@@ -42,20 +57,11 @@ export class TasksHandler {
         if (!tasks.some(({ taskId }) => taskId === sourceTaskId)) {
           await this.builder.retireTasks(tasks[0]?.tenantId ?? tenantId, [sourceTaskId]);
         }
-        for (const task of tasks) await this.builder.updateTask(members(task), cause);
+        for (const task of tasks) await this.builder.updateTask(await this.members(task), cause);
         return;
       }
       case undefined:
         return;
     }
   }
-}
-
-function members(task: Task): TaskMembers {
-  return {
-    tenantId: task.tenantId,
-    taskId: task.taskId,
-    revision: task.revision,
-    memberCallIds: task.representativeCallIds,
-  };
 }

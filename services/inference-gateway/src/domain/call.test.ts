@@ -37,6 +37,13 @@ const request: ChatRequest = {
 };
 
 describe('toLlmCall', () => {
+  it('names the calling agent, as its own spans do, so both share a task signature', () => {
+    const identity = { tenantId: 't', traceId: '', spanId: '', provider: 'openai' };
+    const named = create(LlmCallSchema, toLlmCall(request, { ...identity, agentName: 'billing' }));
+    expect(named.context?.agentName).toBe('billing');
+    expect(create(LlmCallSchema, toLlmCall(request, identity)).context).toBeUndefined();
+  });
+
   it('normalizes an OpenAI request like the collector normalizes telemetry', () => {
     const call = create(
       LlmCallSchema,

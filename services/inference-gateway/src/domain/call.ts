@@ -25,6 +25,7 @@ export interface CallIdentity {
   readonly traceId: string;
   readonly spanId: string;
   readonly provider: string;
+  readonly agentName?: string;
 }
 
 /**
@@ -38,6 +39,7 @@ export function toLlmCall(request: ChatRequest, identity: CallIdentity): LlmCall
     spanId: identity.spanId,
     operation: Operation.CHAT,
     provider: identity.provider,
+    ...(identity.agentName !== undefined && { context: { agentName: identity.agentName } }),
     requestModel: request.model,
     parameters: {
       ...(request.temperature !== undefined && { temperature: request.temperature }),

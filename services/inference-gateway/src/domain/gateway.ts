@@ -43,6 +43,11 @@ export interface Caller {
   readonly tenantId: string;
   /** Canary and shadow shares are drawn from it, so retries with the same id land alike. */
   readonly requestId: string;
+  /**
+   * The calling agent (`x-understudy-agent`), as its own spans name it in `gen_ai.agent.name`:
+   * a call's task signature includes its agent, so without it a call classifies as no agent's.
+   */
+  readonly agentName?: string;
   /** Aborts when the caller hangs up. */
   readonly signal: AbortSignal;
 }
@@ -117,6 +122,7 @@ export class Gateway {
     const seen = {
       'understudy.tenant.id': caller.tenantId,
       ...(classification !== undefined && { 'understudy.task.id': classification.taskId }),
+      ...(caller.agentName !== undefined && { 'gen_ai.agent.name': caller.agentName }),
     };
     if (route === undefined) return this.#llm('llm', request, caller, task, seen);
     const fallback = route.fallback?.fallbackToLlm === true;
@@ -126,7 +132,7 @@ export class Gateway {
         slmTarget(route, this.#options.slmTimeoutMs),
         { ...request, model: route.servingName },
         request,
-        routeAttributes(route),
+        { ...seen, ...routeAttributes(route) },
         caller.signal,
       );
       if (isOk(response.status) || !fallback) return this.#reply('slm', response, task);
@@ -171,6 +177,7 @@ export class Gateway {
       traceId: active?.traceId ?? '',
       spanId: active?.spanId ?? '',
       provider: this.#options.llm.provider,
+      ...(caller.agentName !== undefined && { agentName: caller.agentName }),
     });
     try {
       const { taskId, confidence } = await this.#classifier.classifyCall(

@@ -103,7 +103,13 @@ export class GatewayHttpServer implements OnApplicationBootstrap, OnModuleDestro
     if (path === '/v1/models') return this.gateway.models(hangUp.signal);
     try {
       const request = parseChatRequest(await readJson(req, this.config.maxBodyBytes));
-      return await this.gateway.chat(request, { tenantId, requestId, signal: hangUp.signal });
+      const agentName = headerOf(req, 'x-understudy-agent');
+      return await this.gateway.chat(request, {
+        tenantId,
+        requestId,
+        signal: hangUp.signal,
+        ...(agentName !== undefined && { agentName }),
+      });
     } catch (error) {
       const invalid = [ErrorCode.InvalidArgument, ErrorCode.PayloadTooLarge] as const;
       if (!(error instanceof UnderstudyError) || !invalid.some((c) => c === error.code)) {
