@@ -16,7 +16,13 @@ import {
 import { ErrorCode } from '@understudy/errors';
 import { createClient, type Client } from '@understudy/grpc';
 import { MinioDriver } from '@understudy/storage';
-import { createDatabase, startKafka, uniqueName } from '@understudy/testbed';
+import {
+  createDatabase,
+  startKafka,
+  trainerPython,
+  uniqueName,
+  type TrainerPython,
+} from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   agentTraffic,
@@ -34,7 +40,7 @@ import { EventTap } from './event-tap.js';
 import { startFakeLlm, teacher, type FakeLlm } from './fake-llm.js';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
 import { freePort, startPlatform, writeTenantKeys, type Platform } from './platform.js';
-import { serveAdapter, trainerPython, type TrainerPython } from './trainer.js';
+import { serveAdapter } from './trainer.js';
 
 /**
  * The whole loop on real infrastructure: agents' OTLP spans → collector → embedder → clusterer

@@ -1,30 +1,9 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { open, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import type { S3Endpoint } from '@understudy/testbed';
-
-/** The Python trainer (services/trainer): trains adapters, and serves them over OpenAI's API. */
-const trainerDir = fileURLToPath(new URL('../../services/trainer/', import.meta.url));
-
-export interface TrainerPython {
-  /** The venv's interpreter. */
-  readonly python: string;
-  /** Where `understudy_trainer` is importable from: the trainer is not installed in its venv. */
-  readonly pythonPath: string;
-}
-
-/** The trainer's cached venv, built from its lock on first use (minutes, once per machine). */
-export async function trainerPython(): Promise<TrainerPython> {
-  const { stdout } = await promisify(execFile)('bash', [
-    join(trainerDir, 'scripts/ensure-venv.sh'),
-  ]);
-  return { python: join(stdout.trim(), 'bin/python'), pythonPath: join(trainerDir, 'src') };
-}
+import type { S3Endpoint, TrainerPython } from '@understudy/testbed';
 
 export interface AdapterServerOptions {
   readonly trainer: TrainerPython;

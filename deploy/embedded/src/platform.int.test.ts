@@ -1,34 +1,34 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { text } from 'node:stream/consumers';
-import { create } from '@bufbuild/protobuf';
 import { loadConfig } from '@understudy/config';
-import {
-  CallCapturedSchema,
-  EventMetaSchema,
-  Health,
-  LlmCallSchema,
-  HealthCheckResponse_ServingStatus,
-} from '@understudy/contracts';
+import { Health, HealthCheckResponse_ServingStatus } from '@understudy/contracts';
 import { createClient } from '@understudy/grpc';
-import { topics } from '@understudy/messaging';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedConfig } from './config.js';
+import { runDemo } from './demo/run.js';
 import { startPlatform, type Platform } from './platform.js';
+import { freePort } from './ports.js';
 
 describe('embedded platform', () => {
   let dataDir: string;
   let platform: Platform | undefined;
 
-  const boot = () =>
-    startPlatform(
+  const boot = async () => {
+    const port = async () => String(await freePort('127.0.0.1'));
+    return startPlatform(
       loadConfig(embeddedConfig, {
         UNDERSTUDY_DATA_DIR: dataDir,
-        UNDERSTUDY_GRPC_PORT: '0',
-        UNDERSTUDY_OPS_PORT: '0',
+        UNDERSTUDY_LOG_LEVEL: 'warn',
+        UNDERSTUDY_OTLP_PORT: await port(),
+        UNDERSTUDY_GATEWAY_PORT: await port(),
+        UNDERSTUDY_REGISTRY_PORT: await port(),
+        UNDERSTUDY_OPS_PORT: await port(),
+        UNDERSTUDY_LLM_BASE_URL: 'http://127.0.0.1:9/v1',
       }),
+      {},
     );
+  };
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'understudy-embedded-'));
@@ -41,14 +41,24 @@ describe('embedded platform', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('starts every piece and reports ready', async () => {
+  it('starts all seven services in one process and reports ready', async () => {
     platform = await boot();
     const ready = await fetch(`${platform.opsUrl}/readyz`);
     const report = (await ready.json()) as { checks: Record<string, { healthy: boolean }> };
     expect(ready.status).toBe(200);
-    expect(Object.keys(report.checks).sort()).toEqual(['messaging', 'postgres']);
+    const services = new Set(Object.keys(report.checks).map((name) => name.split('/')[0]));
+    expect([...services].sort()).toEqual(
+      expect.arrayContaining([
+        'clusterer',
+        'collector',
+        'dataset-builder',
+        'embedder',
+        'model-registry',
+        'trainer-orchestrator',
+      ]),
+    );
 
-    const health = createClient(Health, platform.grpcAddress);
+    const health = createClient(Health, platform.registryAddress);
     try {
       const answer = await health.check({ service: '' });
       expect(answer.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
@@ -56,35 +66,37 @@ describe('embedded platform', () => {
       health.close();
     }
 
-    const metrics = await (await fetch(`${platform.opsUrl}/metrics`)).text();
-    expect(metrics).toContain('process_memory_usage');
-  });
-
-  it('carries events on the in-process bus and keeps objects in the data dir', async () => {
-    if (platform === undefined) throw new Error('platform did not start');
-    const seen: string[] = [];
-    platform.messaging.on(topics.callsCaptured, { group: 'probe' }, (event) => {
-      seen.push(event.meta?.eventId ?? '');
-      return Promise.resolve();
+    // Authenticated ingress: the collector and the gateway refuse a missing key.
+    const otlp = await fetch(`${platform.otlpUrl}/v1/traces`, { method: 'POST', body: '{}' });
+    expect(otlp.status).toBe(401);
+    const chat = await fetch(`${platform.gatewayUrl}/chat/completions`, {
+      method: 'POST',
+      body: '{}',
     });
-    await platform.messaging.start();
-    await platform.messaging.publish(
-      topics.callsCaptured,
-      create(CallCapturedSchema, {
-        meta: create(EventMetaSchema, { eventId: 'e-1', tenantId: 't-1', producer: 'test' }),
-        call: create(LlmCallSchema, { tenantId: 't-1', callId: 'c-1' }),
-      }),
-    );
-    await expect.poll(() => seen).toEqual(['e-1']);
-
-    const put = await platform.store.put('probe/object.txt', Buffer.from('kept'));
-    expect(put.size).toBe(4);
+    expect(chat.status).toBe(401);
   });
 
-  it('restarts on the same data without re-initialising', async () => {
+  it('keeps its API key and data across a restart', async () => {
+    const key = platform?.apiKey;
     await platform?.stop();
     platform = await boot();
-    expect(await text(await platform.store.get('probe/object.txt'))).toBe('kept');
+    expect(platform.apiKey).toBe(key);
     expect((await fetch(`${platform.opsUrl}/readyz`)).status).toBe(200);
   });
+
+  it('runs the demo: a task discovered, its dataset built, its adapter trained and routed', async () => {
+    await platform?.stop();
+    platform = undefined;
+    const lines: string[] = [];
+    const summary = await runDemo((line = '') => lines.push(line));
+    expect(summary.datasets).toBeGreaterThanOrEqual(1);
+    expect(summary.modelVersions).toBeGreaterThanOrEqual(1);
+    // The invoice task's model was promoted; the support task's (if any) was not; noise has no task.
+    expect(summary.routed).toEqual([
+      { agent: 'invoice-agent', route: 'slm' },
+      { agent: 'support-agent', route: 'llm' },
+      { agent: 'planner-agent', route: 'llm' },
+    ]);
+    expect(lines.join('\n')).toMatch(/promoted understudy-\S+ to production/);
+  }, 900_000);
 });

