@@ -247,29 +247,33 @@ describe('the LLM → SLM loop', () => {
         `the dataset of the ${job} task`,
       );
       dataset[job] = built;
-      // The builder uses the members the clusterer announced with the revision it built from.
-      const members = must(
+      // The builder reads the task's members from the clusterer when the task's event arrives:
+      // at least those of the announced revision, and only calls of this task.
+      const announced = must(
         taskEvents('discovered', 'updated').find(
           (t) => t.taskId === built.taskId && t.revision === built.taskRevision,
         ),
         `revision ${String(built.taskRevision)} of the ${job} task`,
       ).representativeCallIds;
-      expect(members.length).toBeGreaterThanOrEqual(scale.minDatasetCalls);
+      const members = await memberIds(built.taskId);
 
       const manifest = JSON.parse(await read(must(built.manifest, 'a manifest').key)) as Manifest;
+      const { train, eval: held } = manifest.source_calls;
+      const sources = [...train, ...held];
       expect(manifest).toMatchObject({
         format: 'openai-chat-jsonl',
         dataset_id: built.datasetId,
         task_id: built.taskId,
         tenant_id: tenantId,
-        source_call_count: members.length,
+        source_call_count: sources.length,
       });
+      expect(sources.length).toBeGreaterThanOrEqual(scale.minDatasetCalls);
+      expect(sources).toEqual(expect.arrayContaining(announced));
+      expect(members).toEqual(expect.arrayContaining(sources));
       // Every call the agents made was usable: none excluded for errors or missing content.
       expect(Object.entries(manifest.excluded).filter(([, count]) => count > 0)).toEqual([]);
-      const { train, eval: held } = manifest.source_calls;
-      expect([...train, ...held].sort()).toEqual([...members].sort());
       expect(train.filter((id) => held.includes(id))).toEqual([]);
-      expect(held).toHaveLength(Math.round(members.length * scale.evalFraction));
+      expect(held).toHaveLength(Math.round(sources.length * scale.evalFraction));
       expect(built).toMatchObject({
         tenantId,
         format: DatasetFormat.CHAT_JSONL,
@@ -486,6 +490,7 @@ describe('the LLM → SLM loop', () => {
   });
 
   it('routes the trained task to the small model and everything else to the LLM', async () => {
+    otlp.forwardTo(platform.collectorUrl, apiKey);
     // The gateway follows the routing table as a stream: until the change arrives, invoices
     // still go to the LLM. Each attempt is a new invoice, as a live agent would send.
     let attempt = 0;
@@ -541,6 +546,22 @@ describe('the LLM → SLM loop', () => {
       'gen_ai.provider.name': 'openai',
       'understudy.task.id': task['order-lookup'].taskId,
     });
+
+    // The loop closes: the gateway's spans reach the collector, which keeps the LLM's answers
+    // as new teacher examples and never a small model's.
+    const captured = (request: ChatRequest) =>
+      tap.captured.filter(
+        ({ call }) =>
+          call?.content.case === 'plainContent' &&
+          call.content.value.inputMessages.some((message) =>
+            message.parts.some(
+              ({ kind }) => kind.case === 'text' && kind.value.text === userText(request),
+            ),
+          ),
+      );
+    await expect.poll(() => captured(order).length, { timeout: 15_000 }).toBe(1);
+    expect(captured(order)[0]?.call).toMatchObject({ tenantId, provider: 'openai' });
+    expect(captured(invoice)).toHaveLength(0);
 
     // The one-off calls never made a task of their own.
     expect(taskEvents('discovered')).toHaveLength(tasks.length);

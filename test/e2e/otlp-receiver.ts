@@ -15,20 +15,26 @@ export interface OtlpReceiver {
   readonly url: string;
   /** Every span exported so far. */
   spans(): ReceivedSpan[];
+  /**
+   * From now on, passes every export on to the collector with the tenant's key, as an OTel
+   * Collector agent beside the platform would: the gateway's own GenAI spans close the loop.
+   */
+  forwardTo(collectorTracesUrl: string, apiKey: string): void;
   close(): Promise<void>;
 }
 
 /** Receives OTLP/HTTP protobuf trace exports, as a collector of the platform's own spans would. */
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const exports: otlpTraceService.ExportTraceServiceRequest[] = [];
+  let forward: { url: string; apiKey: string } | undefined;
   const server = createServer((req, res) => {
     void (async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-      exports.push(
-        fromBinary(otlpTraceService.ExportTraceServiceRequestSchema, Buffer.concat(chunks)),
-      );
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      const body = Buffer.concat(chunks);
+      exports.push(fromBinary(otlpTraceService.ExportTraceServiceRequestSchema, body));
+      const status = forward === undefined ? 200 : await pass(forward, body);
+      res.writeHead(status, { 'content-type': 'application/x-protobuf' }).end();
     })().catch(() => res.destroy());
   });
   server.listen(0, '127.0.0.1');
@@ -49,11 +55,25 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
           ),
         ),
       ),
+    forwardTo: (url, apiKey) => {
+      forward = { url, apiKey };
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** The collector's answer to the export, which the exporter then sees as its own. */
+async function pass(to: { url: string; apiKey: string }, body: Buffer): Promise<number> {
+  const response = await fetch(to.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${to.apiKey}` },
+    body,
+  });
+  await response.arrayBuffer();
+  return response.status;
 }
 
 function plain(value: otlpCommon.AnyValue | undefined): unknown {

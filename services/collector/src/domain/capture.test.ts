@@ -100,6 +100,18 @@ describe('captureCalls', () => {
     expect(capture.rejected).toBe(1);
   });
 
+  it("captures the gateway's LLM answers but not its small models' ones", () => {
+    const routed = (route: string) => chatSpan({ attributes: { 'understudy.route': route } });
+    const capture = captureCalls(
+      exportRequest(['llm', 'llm-fallback', 'slm', 'shadow'].map(routed), {
+        serviceName: 'inference-gateway',
+      }),
+      options,
+    );
+    expect(capture.events).toHaveLength(2);
+    expect(capture.ignored).toBe(2);
+  });
+
   it('takes the scope version as the source version without a semconv schema URL', () => {
     expect(captureOne(chatSpan(), { schemaUrl: '', scopeVersion: '2.1.0' }).source?.version).toBe(
       '2.1.0',

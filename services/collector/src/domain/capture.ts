@@ -120,6 +120,13 @@ function toEvent(source: SourceSpan, mapper: SpanMapper, options: CaptureOptions
   });
 }
 
+/**
+ * The inference gateway's spans name who answered in `understudy.route`. A small model's answer
+ * (`slm`, or a `shadow` copy) is not the teacher's, and students must not learn from students;
+ * the LLM's answers (`llm`, `llm-fallback`) are captured like any agent's call.
+ */
+const studentRoutes = new Set(['slm', 'shadow']);
+
 /** Finds the LLM calls of an OTLP trace export, each mapped by the first format that knows it. */
 export function captureCalls(
   request: otlpTraceService.ExportTraceServiceRequest,
@@ -135,7 +142,8 @@ export function captureCalls(
       continue;
     }
     const mapper = mappers.find((candidate) => candidate.recognises(source));
-    if (mapper === undefined) {
+    const route = text(source.attributes['understudy.route']);
+    if (mapper === undefined || (route !== undefined && studentRoutes.has(route))) {
       ignored += 1;
       continue;
     }
