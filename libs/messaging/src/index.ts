@@ -39,3 +39,4 @@ export {
   type TopicKey,
   type TopicSpec,
 } from './topic.js';
+export { derivedUuid, eventMeta, type EventMetaInit } from './event-meta.js';

@@ -1,19 +1,16 @@
-import { createHash } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { context, propagation } from '@opentelemetry/api';
 import {
   DatasetEventSchema,
   DatasetFormat,
   DatasetSchema,
-  EventMetaSchema,
   ObjectRefSchema,
   TimeWindowSchema,
   type Dataset,
   type LlmCall,
 } from '@understudy/contracts';
 import { UnderstudyError } from '@understudy/errors';
-import { topics, type Messaging } from '@understudy/messaging';
+import { derivedUuid, eventMeta, topics, type Messaging } from '@understudy/messaging';
 import type { ObjectStore } from '@understudy/storage';
 import { silentLogger, type Logger } from '@understudy/telemetry';
 import { datasetFiles, type DatasetFile } from './files.js';
@@ -199,25 +196,12 @@ export class DatasetBuilder {
 
   /** Event ids derive from the dataset, so a republished event is recognisably the same one. */
   private meta(tenantId: string, identity: string, causationId: string, occurredAt: Date) {
-    const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
-    return create(EventMetaSchema, {
-      eventId: uuidOf(identity),
+    return eventMeta({
       tenantId,
-      occurredAt: timestampFromDate(occurredAt),
       producer: this.options.producer,
-      traceParent: carrier.traceparent ?? '',
-      traceState: carrier.tracestate ?? '',
+      eventId: derivedUuid(identity),
+      occurredAt,
       causationId,
     });
   }
-}
-
-/** A name-based UUID (RFC 9562 version 8, SHA-256). */
-function uuidOf(name: string): string {
-  const bytes = createHash('sha256').update(name).digest().subarray(0, 16);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

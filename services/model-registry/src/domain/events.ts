@@ -1,9 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
-import { timestampNow } from '@bufbuild/protobuf/wkt';
-import { context, propagation } from '@opentelemetry/api';
 import {
-  EventMetaSchema,
   ModelVersionEventSchema,
   RouteEventSchema,
   type EventMeta,
@@ -13,22 +9,13 @@ import {
   type Route,
   type RouteEvent,
 } from '@understudy/contracts';
+import { eventMeta as newEventMeta } from '@understudy/messaging';
 
 export const producerName = 'model-registry';
 
 /** A new event's header, carrying the W3C trace context of the active span. */
-export function eventMeta(tenantId: string): EventMeta {
-  const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
-  return create(EventMetaSchema, {
-    eventId: randomUUID(),
-    tenantId,
-    occurredAt: timestampNow(),
-    producer: producerName,
-    traceParent: carrier['traceparent'] ?? '',
-    traceState: carrier['tracestate'] ?? '',
-  });
-}
+export const eventMeta = (tenantId: string): EventMeta =>
+  newEventMeta({ tenantId, producer: producerName });
 
 function modelVersionEvent(
   modelVersion: ModelVersion,

@@ -2,19 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, on } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { context, propagation } from '@opentelemetry/api';
-import {
-  EventMetaSchema,
-  TrainingRunEventSchema,
-  type TrainingRunEvent,
-} from '@understudy/contracts';
+import { TrainingRunEventSchema, type TrainingRunEvent } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { derivedUuid, eventMeta } from '@understudy/messaging';
 import { silentLogger, type Logger } from '@understudy/telemetry';
 import type { Executor, ExecutorEvent } from '../drivers/executor.js';
 import type { ModelRegistry } from '../drivers/model-registry.js';
 import type { RunFilter, RunStore } from '../drivers/run-store.js';
-import { derivedId, fingerprint } from './identity.js';
+import { fingerprint } from './identity.js';
 import { isTerminal, transition, type Run, type RunEvent, type RunSpec } from './run.js';
 import { toTrainingRun } from './wire.js';
 
@@ -304,16 +299,11 @@ export class Orchestrator {
   }
 
   private event(run: Run, fact: string, kind: EventKind): TrainingRunEvent {
-    const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
     return create(TrainingRunEventSchema, {
-      meta: create(EventMetaSchema, {
-        eventId: derivedId(run.runId, fact),
+      meta: eventMeta({
         tenantId: run.tenantId,
-        occurredAt: timestampFromDate(new Date()),
         producer: this.options.producer,
-        traceParent: carrier['traceparent'] ?? '',
-        traceState: carrier['tracestate'] ?? '',
+        eventId: derivedUuid(`${run.runId}\u0000${fact}`),
       }),
       runId: run.runId,
       taskId: run.taskId,
