@@ -1,7 +1,7 @@
 import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
-import { Messaging, MessagingModule, topics } from '@understudy/messaging';
+import { MessagingModule, topics } from '@understudy/messaging';
 import { messagingDriver, openDatabase, type ServiceDefinition } from '@understudy/service';
 import { HealthRegistry } from '@understudy/telemetry';
 import type { DataSource } from 'typeorm';
@@ -87,15 +87,9 @@ export const definition: ServiceDefinition<typeof settings> = {
       ClustererGrpc,
       {
         provide: 'readiness',
-        inject: [HealthRegistry, Messaging, DATA_SOURCE],
-        useFactory: (health: HealthRegistry, messaging: Messaging, dataSource: DataSource) => {
-          health.register('postgres', readinessCheck(dataSource, { timeoutMs: 2_000 }));
-          health.register('kafka', () => {
-            const { healthy, detail } = messaging.health();
-            return Promise.resolve({ healthy, ...(detail !== undefined && { detail }) });
-          });
-          return true;
-        },
+        inject: [HealthRegistry, DATA_SOURCE],
+        useFactory: (health: HealthRegistry, dataSource: DataSource) =>
+          health.register('postgres', readinessCheck(dataSource, { timeoutMs: 2_000 })),
       },
     ],
   }),

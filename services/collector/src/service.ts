@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
 import { messagingDriver, type ServiceDefinition } from '@understudy/service';
-import { HealthRegistry, type Logger } from '@understudy/telemetry';
+import type { Logger } from '@understudy/telemetry';
 import { LOGGER } from '@understudy/telemetry/nest';
 import { settings, type CollectorConfig } from './config.js';
 import { readTenantKeys, type TenantKeys } from '@understudy/tenancy';
@@ -10,7 +10,6 @@ import { OtlpHttpServer } from './handlers/otlp-http.server.js';
 
 const name = 'collector';
 const TENANT_KEYS = Symbol('collector.TenantKeys');
-const READINESS = Symbol('collector.Readiness');
 
 @Module({})
 class CollectorModule {}
@@ -47,12 +46,6 @@ export const definition: ServiceDefinition<typeof settings> = {
           }),
       },
       OtlpHttpServer,
-      {
-        provide: READINESS,
-        inject: [HealthRegistry, Messaging],
-        useFactory: (health: HealthRegistry, messaging: Messaging) =>
-          health.register('kafka', () => Promise.resolve(messaging.health())),
-      },
     ],
   }),
 };

@@ -46,7 +46,6 @@ class Dependencies implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     this.health.register('postgres', readinessCheck(this.dataSource));
-    this.health.register('kafka', () => Promise.resolve(this.messaging.health()));
     this.health.register('object-store', async () => {
       await this.objects.exists('datasets/.readiness');
       return { healthy: true };

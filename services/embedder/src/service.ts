@@ -1,8 +1,7 @@
 import { Module } from '@nestjs/common';
 import { GrpcModule } from '@understudy/grpc';
-import { Messaging, MessagingModule, topics } from '@understudy/messaging';
+import { MessagingModule, topics } from '@understudy/messaging';
 import { messagingDriver, type ServiceDefinition } from '@understudy/service';
-import { HealthRegistry } from '@understudy/telemetry';
 import { settings } from './config.js';
 import { CallEmbedder } from './domain/call-embedder.js';
 import { producer } from './events.js';
@@ -33,15 +32,6 @@ export const definition: ServiceDefinition<typeof settings> = {
       { provide: CallEmbedder, useFactory: () => new CallEmbedder(config.featurizer) },
       CallCapturedHandler,
       EmbedderGrpc,
-      {
-        provide: 'kafka-readiness',
-        inject: [HealthRegistry, Messaging],
-        useFactory: (health: HealthRegistry, messaging: Messaging) =>
-          health.register('kafka', () => {
-            const { healthy, detail } = messaging.health();
-            return Promise.resolve({ healthy, ...(detail !== undefined && { detail }) });
-          }),
-      },
     ],
   }),
 };

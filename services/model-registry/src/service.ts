@@ -46,7 +46,6 @@ class Dependencies implements OnApplicationBootstrap, OnApplicationShutdown {
 
   onApplicationBootstrap(): void {
     this.health.register('postgres', readinessCheck(this.dataSource));
-    this.health.register('kafka', () => Promise.resolve(this.messaging.health()));
   }
 
   async onApplicationShutdown(): Promise<void> {

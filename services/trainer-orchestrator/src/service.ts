@@ -48,10 +48,6 @@ class Lifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnApplicatio
 
   async onApplicationBootstrap(): Promise<void> {
     this.health.register('postgres', readinessCheck(this.dataSource, { timeoutMs: 2_000 }));
-    this.health.register('kafka', () => {
-      const { healthy, detail } = this.messaging.health();
-      return Promise.resolve({ healthy, ...(detail !== undefined && { detail }) });
-    });
     await this.orchestrator.resume();
   }
 

@@ -1,7 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { StringValueSchema, type StringValue } from '@bufbuild/protobuf/wkt';
-import { Inject, Injectable, Logger, Module } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { HealthRegistry } from '@understudy/telemetry';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MessageContext } from '../consumer-runner.js';
 import { InProcessDriver } from '../in-process/in-process-driver.js';
@@ -112,5 +113,32 @@ describe('MessagingModule', () => {
     const app = await NestFactory.createApplicationContext(AppModule);
     await app.get(Messaging).publish(calls, create(StringValueSchema, { value: 'x' }));
     await app.close();
+  });
+
+  it('makes readiness follow the bus when the application has a HealthRegistry', async () => {
+    const health = new HealthRegistry();
+
+    @Global()
+    @Module({
+      providers: [{ provide: HealthRegistry, useValue: health }],
+      exports: [HealthRegistry],
+    })
+    class HealthModule {}
+
+    @Module({
+      imports: [
+        HealthModule,
+        MessagingModule.forRoot({ driver: new InProcessDriver(), producerName: 'ready' }),
+      ],
+    })
+    class AppModule {}
+
+    const app = await NestFactory.createApplicationContext(AppModule);
+    expect(await health.readiness()).toMatchObject({
+      ready: true,
+      checks: { kafka: { healthy: true } },
+    });
+    await app.close();
+    expect((await health.readiness()).checks).toEqual({});
   });
 });

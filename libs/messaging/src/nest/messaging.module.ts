@@ -2,6 +2,7 @@ import {
   Inject,
   Injectable,
   Module,
+  Optional,
   type DynamicModule,
   type InjectionToken,
   type ModuleMetadata,
@@ -12,6 +13,7 @@ import {
 } from '@nestjs/common';
 import { DiscoveryModule, DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
+import { HealthRegistry } from '@understudy/telemetry';
 import type { MessageContext } from '../consumer-runner.js';
 import { Messaging, type MessagingOptions } from '../messaging.js';
 import { onMessageMetadata } from './on-message.js';
@@ -31,7 +33,8 @@ type BoundHandler = (
 /**
  * Ties Messaging to Nest's lifecycle: handlers are discovered and topics and the producer made
  * ready at module init, consumers start once the whole application bootstrapped, consumers drain
- * first at shutdown (module destroy) and the producer goes last (application shutdown).
+ * first at shutdown (module destroy) and the producer goes last (application shutdown). With a
+ * HealthRegistry in the application, readiness follows the bus (the `kafka` check).
  */
 @Injectable()
 class MessagingLifecycle
@@ -41,11 +44,17 @@ class MessagingLifecycle
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
     @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
     @Inject(Messaging) private readonly messaging: Messaging,
+    @Optional() @Inject(HealthRegistry) private readonly health?: HealthRegistry,
   ) {}
+
+  private unregister: (() => void) | undefined;
 
   async onModuleInit(): Promise<void> {
     this.discover();
     await this.messaging.connect();
+    this.unregister = this.health?.register('kafka', () =>
+      Promise.resolve(this.messaging.health()),
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -57,6 +66,7 @@ class MessagingLifecycle
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.unregister?.();
     await this.messaging.stop();
   }
 
