@@ -18,6 +18,7 @@ import { createClient, type Client } from '@understudy/grpc';
 import { MinioDriver } from '@understudy/storage';
 import {
   createDatabase,
+  freePort,
   startKafka,
   trainerPython,
   uniqueName,
@@ -39,7 +40,7 @@ import {
 import { EventTap } from './event-tap.js';
 import { startFakeLlm, teacher, type FakeLlm } from './fake-llm.js';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
-import { freePort, startPlatform, writeTenantKeys, type Platform } from './platform.js';
+import { startPlatform, writeTenantKeys, type Platform } from './platform.js';
 import { serveAdapter } from './trainer.js';
 
 /**

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { definition as clusterer } from '@understudy/clusterer';
 import { definition as collector } from '@understudy/collector';
 import type { ConfigShape } from '@understudy/config';
@@ -12,7 +11,12 @@ import { definition as inferenceGateway } from '@understudy/inference-gateway';
 import { definition as modelRegistry } from '@understudy/model-registry';
 import { startService, type RunningService, type ServiceDefinition } from '@understudy/service';
 import { createLogger, startTelemetry, type Telemetry } from '@understudy/telemetry';
-import type { KafkaEndpoint, PostgresEndpoint, S3Endpoint } from '@understudy/testbed';
+import {
+  freePort,
+  type KafkaEndpoint,
+  type PostgresEndpoint,
+  type S3Endpoint,
+} from '@understudy/testbed';
 import { definition as trainerOrchestrator } from '@understudy/trainer-orchestrator';
 
 /**
@@ -206,19 +210,6 @@ async function startAll(
 /** Where a service's gRPC server listens (it was started on port 0). */
 function grpcAddress(service: RunningService<ConfigShape>): string {
   return `127.0.0.1:${String(service.app.get(GrpcServer).port)}`;
-}
-
-/** A loopback port nothing listens on right now, for servers that must be told their port. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
 }
 
 /** Writes the keys file the collector and the gateway read: `[{ tenant, sha256 }]`. */

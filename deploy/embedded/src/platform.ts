@@ -12,13 +12,13 @@ import { definition as datasetBuilder } from '@understudy/dataset-builder';
 import { definition as embedder } from '@understudy/embedder';
 import { definition as inferenceGateway } from '@understudy/inference-gateway';
 import { definition as modelRegistry } from '@understudy/model-registry';
+import { GrpcServer } from '@understudy/grpc';
 import { InProcessDriver, catalog, ensureTopics } from '@understudy/messaging';
-import { startService, type ServiceDefinition } from '@understudy/service';
+import { startService, type RunningService, type ServiceDefinition } from '@understudy/service';
 import { FilesystemDriver, type ObjectStore } from '@understudy/storage';
 import { createLogger, startTelemetry, type Logger, type Telemetry } from '@understudy/telemetry';
 import { definition as trainerOrchestrator } from '@understudy/trainer-orchestrator';
 import type { embeddedConfig } from './config.js';
-import { freePort } from './ports.js';
 import { startLocalPostgres } from './postgres.js';
 import { resolveServedModel } from './registry.js';
 import { LocalServing } from './serving.js';
@@ -33,8 +33,6 @@ export interface Platform {
   readonly otlpUrl: string;
   readonly gatewayUrl: string;
   readonly registryAddress: string;
-  readonly clustererAddress: string;
-  readonly servingUrl: string;
   readonly opsUrl: string;
   readonly store: ObjectStore;
   /** Stops intake first, then the pipeline, serving, the stores and telemetry. Idempotent. */
@@ -94,10 +92,7 @@ export async function startPlatform(
     const bus = new InProcessDriver();
     await ensureTopics(bus, catalog);
 
-    const address = async () => `${config.host}:${String(await freePort(config.host))}`;
     const registryAddress = `${config.host}:${String(config.registryPort)}`;
-    const embedderAddress = await address();
-    const clustererAddress = await address();
     const serving = new LocalServing({
       host: config.host,
       port: 0,
@@ -121,13 +116,10 @@ export async function startPlatform(
       UNDERSTUDY_S3_BUCKET: bucket,
       UNDERSTUDY_TENANT_KEYS_FILE: keys.file,
       UNDERSTUDY_REGISTRY_ADDRESS: registryAddress,
-      UNDERSTUDY_EMBEDDER_ADDRESS: embedderAddress,
-      UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress,
-    };
-    const grpcOn = (listen: string) => ({
       UNDERSTUDY_GRPC_HOST: config.host,
-      UNDERSTUDY_GRPC_PORT: listen.slice(listen.lastIndexOf(':') + 1),
-    });
+      // Internal gRPC servers take any free port; the services that call them learn where.
+      UNDERSTUDY_GRPC_PORT: '0',
+    };
     const start = async <S extends ConfigShape>(
       definition: ServiceDefinition<S>,
       own: Environment,
@@ -138,17 +130,21 @@ export async function startPlatform(
         { telemetry, drivers: { bus, store } },
       );
       stops.push(() => service.stop());
+      return service;
     };
+    const grpcAddress = (service: RunningService<ConfigShape>) =>
+      `${config.host}:${String(service.app.get(GrpcServer).port)}`;
     // Downstream first, so that every service finds the ones it calls already listening.
     await start(modelRegistry, {
-      ...grpcOn(registryAddress),
+      UNDERSTUDY_GRPC_PORT: String(config.registryPort),
       UNDERSTUDY_SERVING_ENDPOINT: servingUrl,
     });
-    await start(embedder, grpcOn(embedderAddress));
-    await start(clusterer, grpcOn(clustererAddress));
-    await start(datasetBuilder, grpcOn(await address()));
+    const embedderAddress = grpcAddress(await start(embedder, {}));
+    const clustererAddress = grpcAddress(
+      await start(clusterer, { UNDERSTUDY_EMBEDDER_ADDRESS: embedderAddress }),
+    );
+    await start(datasetBuilder, { UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress });
     await start(trainerOrchestrator, {
-      ...grpcOn(await address()),
       UNDERSTUDY_EXECUTOR: 'local',
       UNDERSTUDY_TRAINER_PYTHON: python,
       UNDERSTUDY_TRAINER_PYTHONPATH: join(trainerDir, 'src'),
@@ -161,6 +157,7 @@ export async function startPlatform(
     await start(inferenceGateway, {
       UNDERSTUDY_HTTP_HOST: config.host,
       UNDERSTUDY_HTTP_PORT: String(config.gatewayPort),
+      UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress,
       UNDERSTUDY_LLM_BASE_URL: config.llm.baseUrl,
       ...(config.llm.apiKey !== undefined && { UNDERSTUDY_LLM_API_KEY: config.llm.apiKey }),
     });
@@ -172,8 +169,6 @@ export async function startPlatform(
       otlpUrl: `http://${config.host}:${String(config.otlpPort)}`,
       gatewayUrl: `http://${config.host}:${String(config.gatewayPort)}/v1`,
       registryAddress,
-      clustererAddress,
-      servingUrl,
       opsUrl: telemetry.ops.url,
       store,
       stop,

@@ -11,6 +11,7 @@ export {
 export { KAFKA_VERSION, kafkaLibs, startKafka, type KafkaServer } from './kafka.js';
 export { MINIO_VERSION, minioBinary, startMinio, type MinioServer } from './minio.js';
 export { uniqueName } from './names.js';
+export { freePort } from './ports.js';
 export { cacheRoot, stateRoot } from './paths.js';
 export { createDatabase, startPostgres, type PostgresServer } from './postgres.js';
 export { prepare, type Artifacts } from './prepare.js';

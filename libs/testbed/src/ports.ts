@@ -26,6 +26,12 @@ async function freePorts<K extends string>(names: readonly K[]): Promise<Record<
   return Object.fromEntries(names.map((name, i) => [name, ports[i]])) as Record<K, number>;
 }
 
+/** A loopback port free right now, for a server that must be told its port before it binds. */
+export async function freePort(): Promise<number> {
+  const { port } = await freePorts(['port']);
+  return port;
+}
+
 function isPortInUse(error: unknown): boolean {
   return error instanceof UnderstudyError && error.details['portInUse'] === true;
 }
