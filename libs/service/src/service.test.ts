@@ -55,9 +55,9 @@ class Recorder {
   }
 }
 
-function probe(onInit?: () => void): ServiceDefinition<typeof settings> {
+function probe(onInit?: () => void, name = 'probe'): ServiceDefinition<typeof settings> {
   return {
-    name: 'probe',
+    name,
     version: '0.0.0',
     settings,
     module: (config) => {
@@ -135,8 +135,11 @@ describe('startService', () => {
       ops: { host: '127.0.0.1', port: 0 },
     });
     try {
+      // Two services, as the embedded platform runs them: each has its own readiness checks.
       const first = await startService(probe(), baseEnv, { telemetry: shared });
-      const second = await startService(probe(), baseEnv, { telemetry: shared });
+      const second = await startService(probe(undefined, 'probe-2'), baseEnv, {
+        telemetry: shared,
+      });
       expect(first.telemetry.ops.url).toBe(shared.ops.url);
       await first.stop();
       // The other service and the shared ops server keep running.
