@@ -9,7 +9,12 @@ import { definition as embedder } from '@understudy/embedder';
 import { GrpcServer } from '@understudy/grpc';
 import { definition as inferenceGateway } from '@understudy/inference-gateway';
 import { definition as modelRegistry } from '@understudy/model-registry';
-import { startService, type RunningService, type ServiceDefinition } from '@understudy/service';
+import {
+  postgresUrl,
+  startService,
+  type RunningService,
+  type ServiceDefinition,
+} from '@understudy/service';
 import { createLogger, startTelemetry, type Telemetry } from '@understudy/telemetry';
 import {
   freePort,
@@ -105,7 +110,6 @@ async function startAll(
   stops: (() => Promise<void>)[],
 ): Promise<Omit<Platform, 'stop'>> {
   const { kafka, s3, postgres, scale } = options;
-  const credentials = `${encodeURIComponent(postgres.user)}:${encodeURIComponent(postgres.password)}`;
   const env = {
     common: {
       UNDERSTUDY_OPS_HOST: '127.0.0.1',
@@ -115,7 +119,7 @@ async function startAll(
       UNDERSTUDY_KAFKA_BROKERS: kafka.brokers.join(','),
     },
     database: {
-      UNDERSTUDY_DATABASE_URL: `postgres://${credentials}@${postgres.host}:${String(postgres.port)}/${postgres.database}`,
+      UNDERSTUDY_DATABASE_URL: postgresUrl(postgres),
       // Four services share the test bed's server with every other test file.
       UNDERSTUDY_DATABASE_POOL_SIZE: '4',
     },

@@ -14,7 +14,12 @@ import { definition as inferenceGateway } from '@understudy/inference-gateway';
 import { definition as modelRegistry } from '@understudy/model-registry';
 import { GrpcServer } from '@understudy/grpc';
 import { InProcessDriver, catalog, ensureTopics } from '@understudy/messaging';
-import { startService, type RunningService, type ServiceDefinition } from '@understudy/service';
+import {
+  postgresUrl,
+  startService,
+  type RunningService,
+  type ServiceDefinition,
+} from '@understudy/service';
 import { FilesystemDriver, type ObjectStore } from '@understudy/storage';
 import { createLogger, startTelemetry, type Logger, type Telemetry } from '@understudy/telemetry';
 import { definition as trainerOrchestrator } from '@understudy/trainer-orchestrator';
@@ -84,8 +89,7 @@ export async function startPlatform(
 
     const postgres = await startLocalPostgres(join(config.dataDir, 'postgres'), logger);
     stops.push(() => postgres.stop());
-    const { user, password, host, port, database } = postgres.connection;
-    const databaseUrl = `postgres://${user}:${encodeURIComponent(password)}@${host}:${String(port)}/${database}`;
+    const databaseUrl = postgresUrl(postgres.connection);
 
     const store = new FilesystemDriver({ root: join(config.dataDir, 'objects'), logger });
     await store.init();

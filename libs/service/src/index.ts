@@ -5,6 +5,7 @@ export {
   objectStore,
   openDatabase,
   postgresConnection,
+  postgresUrl,
   type ServiceDatabaseOptions,
   type SharedDrivers,
 } from './infrastructure.js';

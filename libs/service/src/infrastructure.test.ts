@@ -10,6 +10,7 @@ import {
   minioStore,
   objectStore,
   postgresConnection,
+  postgresUrl,
 } from './infrastructure.js';
 import { databaseSettings, kafkaSettings, s3Settings } from './settings.js';
 
@@ -35,6 +36,17 @@ describe('postgresConnection', () => {
       ssl: true,
     });
     expect(parse('postgres://u:p@db/x?sslmode=verify-full').ssl).toBe(true);
+  });
+
+  it('round-trips through postgresUrl', () => {
+    const connection = {
+      host: 'db',
+      port: 6432,
+      user: 'reg@istry',
+      password: 'p/s:s',
+      database: 'x',
+    };
+    expect(parse(postgresUrl(connection))).toEqual({ ...connection, ssl: false });
   });
 
   it('rejects other schemes', () => {

@@ -126,6 +126,13 @@ export function postgresConnection(
   };
 }
 
+/** The `postgres://` URL of a connection, credentials escaped: the inverse of postgresConnection. */
+export function postgresUrl(connection: PostgresConnection): string {
+  const { user, password, host, port, database } = connection;
+  const credentials = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
+  return `postgres://${credentials}@${host}:${String(port)}/${encodeURIComponent(database)}`;
+}
+
 export type ServiceDatabaseOptions = Pick<
   DatabaseOptions,
   'schema' | 'entities' | 'migrations' | 'logger' | 'applicationName'

@@ -11,7 +11,7 @@ import {
 } from '@understudy/contracts';
 import { createClient, GrpcServer } from '@understudy/grpc';
 import { KafkaDriver, Messaging, topics } from '@understudy/messaging';
-import { startService, type RunningService } from '@understudy/service';
+import { postgresUrl, startService, type RunningService } from '@understudy/service';
 import { createDatabase, uniqueName } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
@@ -70,7 +70,7 @@ describe('clusterer on real Kafka and PostgreSQL', () => {
     const database = await createDatabase(postgres, uniqueName('clusterer'));
     env = {
       UNDERSTUDY_KAFKA_BROKERS: kafka.brokers.join(','),
-      UNDERSTUDY_DATABASE_URL: `postgres://${database.user}:${database.password}@${database.host}:${String(database.port)}/${database.database}`,
+      UNDERSTUDY_DATABASE_URL: postgresUrl(database),
       UNDERSTUDY_EMBEDDER_ADDRESS: `127.0.0.1:${String(embedderPort)}`,
       UNDERSTUDY_CLUSTERER_MIN_TASK_SIZE: '3',
       UNDERSTUDY_GRPC_HOST: '127.0.0.1',

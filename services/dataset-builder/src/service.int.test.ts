@@ -21,7 +21,7 @@ import {
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { createClient, GrpcServer, type ServiceImpl } from '@understudy/grpc';
 import { KafkaDriver, Messaging, topics } from '@understudy/messaging';
-import { startService, type RunningService } from '@understudy/service';
+import { postgresUrl, startService, type RunningService } from '@understudy/service';
 import { MinioDriver } from '@understudy/storage';
 import { createDatabase, uniqueName, type TestbedEndpoints } from '@understudy/testbed';
 import pg from 'pg';
@@ -95,7 +95,7 @@ beforeAll(async () => {
     UNDERSTUDY_S3_BUCKET: bucket,
     UNDERSTUDY_S3_ACCESS_KEY: s3.accessKey,
     UNDERSTUDY_S3_SECRET_KEY: s3.secretKey,
-    UNDERSTUDY_DATABASE_URL: `postgres://${postgres.user}:${postgres.password}@${postgres.host}:${String(postgres.port)}/${postgres.database}`,
+    UNDERSTUDY_DATABASE_URL: postgresUrl(postgres),
     UNDERSTUDY_REGISTRY_ADDRESS: `127.0.0.1:${String(registry.port)}`,
     UNDERSTUDY_CLUSTERER_ADDRESS: `127.0.0.1:${String(registry.port)}`,
     UNDERSTUDY_GRPC_HOST: '127.0.0.1',

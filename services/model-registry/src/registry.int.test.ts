@@ -23,7 +23,7 @@ import {
 import { ErrorCode } from '@understudy/errors';
 import { createClient, GrpcServer, type Client } from '@understudy/grpc';
 import { KafkaDriver, Messaging, topics } from '@understudy/messaging';
-import { startService, type RunningService } from '@understudy/service';
+import { postgresUrl, startService, type RunningService } from '@understudy/service';
 import { createDatabase, uniqueName } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
@@ -39,10 +39,9 @@ const routeEvents: RouteEvent[] = [];
 beforeAll(async () => {
   const { kafka, postgres } = inject('testbed');
   const database = await createDatabase(postgres, uniqueName('registry'));
-  const credentials = `${encodeURIComponent(database.user)}:${encodeURIComponent(database.password)}`;
   service = await startService(definition, {
     UNDERSTUDY_KAFKA_BROKERS: kafka.brokers.join(','),
-    UNDERSTUDY_DATABASE_URL: `postgres://${credentials}@${database.host}:${String(database.port)}/${database.database}`,
+    UNDERSTUDY_DATABASE_URL: postgresUrl(database),
     UNDERSTUDY_GRPC_HOST: '127.0.0.1',
     UNDERSTUDY_GRPC_PORT: '0',
     UNDERSTUDY_OPS_HOST: '127.0.0.1',

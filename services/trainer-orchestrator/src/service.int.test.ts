@@ -11,7 +11,7 @@ import {
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { createClient, GrpcServer, type ServiceImpl } from '@understudy/grpc';
 import { KafkaDriver, Messaging, topics } from '@understudy/messaging';
-import { startService, type RunningService } from '@understudy/service';
+import { postgresUrl, startService, type RunningService } from '@understudy/service';
 import { createDatabase, uniqueName, type PostgresEndpoint } from '@understudy/testbed';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -70,7 +70,7 @@ beforeAll(async () => {
   const { python } = await writeFakeTrainer();
   env = {
     UNDERSTUDY_KAFKA_BROKERS: kafka.brokers.join(','),
-    UNDERSTUDY_DATABASE_URL: `postgres://${database.user}:${database.password}@${database.host}:${String(database.port)}/${database.database}`,
+    UNDERSTUDY_DATABASE_URL: postgresUrl(database),
     UNDERSTUDY_REGISTRY_ADDRESS: `127.0.0.1:${String(registryPort)}`,
     UNDERSTUDY_EXECUTOR: 'local',
     UNDERSTUDY_TRAINER_PYTHON: python,
