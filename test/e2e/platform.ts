@@ -187,6 +187,9 @@ async function startAll(
     UNDERSTUDY_TENANT_KEYS_FILE: options.tenantKeysFile,
     UNDERSTUDY_HTTP_HOST: '127.0.0.1',
     UNDERSTUDY_HTTP_PORT: String(collectorPort),
+    UNDERSTUDY_COLLECTOR_REDACTION_SECRET: 'e2e-redaction-secret-0123456789abcdef',
+    // The gateway's spans have their parents in the agents, which export elsewhere.
+    UNDERSTUDY_COLLECTOR_JOIN_TIMEOUT_MS: '2000',
   });
   await start(inferenceGateway, {
     UNDERSTUDY_TENANT_KEYS_FILE: options.tenantKeysFile,

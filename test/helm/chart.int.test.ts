@@ -53,6 +53,9 @@ const addressVariables: Record<string, string> = {
 const usesDatabase = ['clusterer', 'dataset-builder', 'trainer-orchestrator', 'model-registry'];
 /** trainer-orchestrator hands the S3 keys to its Jobs by Secret name and never holds them. */
 const holdsS3Keys = ['dataset-builder'];
+/** The services that encrypt call content (collector) or read it. */
+const readsContent = ['collector', 'embedder', 'dataset-builder'];
+const contentKeysDir = '/etc/understudy/content-keys';
 
 interface Scenario {
   readonly title: string;
@@ -440,6 +443,34 @@ describe('helm template with production values', () => {
     });
   });
 
+  it('mounts the content keys read-only into the services that encrypt or read content', () => {
+    for (const deployment of objectsOf(manifests, Deployment)) {
+      const component = componentOf(deployment);
+      const mount = containerOf(deployment).volumeMounts?.find((m) => m.name === 'content-keys');
+      const volume = deployment.spec?.template.spec?.volumes?.find(
+        (v) => v.name === 'content-keys',
+      );
+      const file = configOf(manifests, deployment.metadata?.name ?? '')[
+        'UNDERSTUDY_CONTENT_KEYS_FILE'
+      ];
+      if (!readsContent.includes(component)) {
+        expect([mount, volume, file], component).toEqual([undefined, undefined, undefined]);
+        continue;
+      }
+      expect(mount, component).toEqual({
+        name: 'content-keys',
+        mountPath: contentKeysDir,
+        readOnly: true,
+      });
+      expect(volume?.secret, component).toEqual({
+        secretName: 'understudy-content-keys',
+        defaultMode: 0o440,
+        items: [{ key: 'content-keys.json', path: 'content-keys.json' }],
+      });
+      expect(file, component).toBe(`${contentKeysDir}/content-keys.json`);
+    }
+  });
+
   it('places training Jobs on H100 nodes through the Kueue queue', () => {
     const template = jobTemplate(manifests, production);
     expect(template).toMatchObject({
@@ -491,6 +522,15 @@ describe('helm template with default values', () => {
       'understudy-llm': ['UNDERSTUDY_LLM_API_KEY'],
     });
     expect(jobTemplate(manifests, defaults).s3CredentialsSecret).toBe('understudy-s3');
+  });
+
+  it('leaves content unencrypted: no content keys mounted or named', () => {
+    for (const deployment of objectsOf(manifests, Deployment)) {
+      const volumes = deployment.spec?.template.spec?.volumes ?? [];
+      expect(volumes.map((v) => v.name)).not.toContain('content-keys');
+      const config = configOf(manifests, deployment.metadata?.name ?? '');
+      expect(config['UNDERSTUDY_CONTENT_KEYS_FILE']).toBeUndefined();
+    }
   });
 
   it('renders no ServiceMonitor and no HorizontalPodAutoscaler', () => {
@@ -584,6 +624,13 @@ describe('invalid values', () => {
     expect(result.stderr).toContain(
       'terminationGracePeriodSeconds must exceed preStopSleepSeconds',
     );
+  });
+
+  it('takes content keys only from a Secret, never from values', async () => {
+    const set = ['contentEncryption.existingSecret=keys', 'contentEncryption.content=c2VjcmV0'];
+    const result = await helm(templateArgs({ ...defaults, set }));
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("additional properties 'content' not allowed");
   });
 
   it('rejects a root container even through --set', async () => {

@@ -157,6 +157,7 @@ export async function startPlatform(
     await start(collector, {
       UNDERSTUDY_HTTP_HOST: config.host,
       UNDERSTUDY_HTTP_PORT: String(config.otlpPort),
+      UNDERSTUDY_COLLECTOR_REDACTION_SECRET: await redactionSecret(config.dataDir),
     });
     await start(inferenceGateway, {
       UNDERSTUDY_HTTP_HOST: config.host,
@@ -197,6 +198,18 @@ async function tenantKeys(dataDir: string, tenant: string) {
   const sha256 = createHash('sha256').update(apiKey).digest('hex');
   await writeFile(file, JSON.stringify([{ tenant, sha256 }]), { mode: 0o600 });
   return { apiKey, file };
+}
+
+/**
+ * The secret behind redaction placeholders, made on first start and kept beside the data (mode
+ * 0600): a new one would give the same values new placeholders.
+ */
+async function redactionSecret(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'redaction-secret');
+  if (!existsSync(file)) {
+    await writeFile(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  return (await readFile(file, 'utf8')).trim();
 }
 
 /** The trainer's cached venv, built from its lock on first start (progress on stderr). */

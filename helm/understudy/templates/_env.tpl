@@ -49,6 +49,9 @@ services that use it.
 {{- if and (has "tenantKeys" $traits.uses) (include "understudy.tenantKeysMounted" $root) }}
 {{- $_ := set $env "UNDERSTUDY_TENANT_KEYS_FILE" (printf "/etc/understudy/tenant-keys/%s" $values.tenantKeys.secretKeys.file) }}
 {{- end }}
+{{- if include "understudy.contentKeysMounted" . }}
+{{- $_ := set $env "UNDERSTUDY_CONTENT_KEYS_FILE" (printf "/etc/understudy/content-keys/%s" $values.contentEncryption.secretKeys.file) }}
+{{- end }}
 {{- if has "training" $traits.uses }}
 {{- $_ := set $env "UNDERSTUDY_EXECUTOR" $values.training.executor }}
 {{- $_ := set $env "UNDERSTUDY_BASE_MODEL" $values.training.baseModel }}

@@ -57,16 +57,16 @@ collector:
   ports:
     - { name: otlp-grpc, port: 4317, env: UNDERSTUDY_GRPC_PORT, appProtocol: grpc }
     - { name: otlp-http, port: 4318, env: UNDERSTUDY_HTTP_PORT, appProtocol: http }
-  uses: [tenantKeys]
+  uses: [tenantKeys, contentKeys]
 embedder:
   grpc: UNDERSTUDY_EMBEDDER_ADDRESS
-  uses: []
+  uses: [contentKeys]
 clusterer:
   grpc: UNDERSTUDY_CLUSTERER_ADDRESS
   uses: [database]
 dataset-builder:
   grpc: UNDERSTUDY_DATASET_BUILDER_ADDRESS
-  uses: [database, s3]
+  uses: [database, s3, contentKeys]
 trainer-orchestrator:
   grpc: UNDERSTUDY_TRAINER_ORCHESTRATOR_ADDRESS
   uses: [database, s3, training]
@@ -153,6 +153,13 @@ false, 0 and {} override too. (list $ "collector") → YAML
 
 {{- define "understudy.tenantKeysMounted" -}}
 {{- if or .Values.tenantKeys.content .Values.tenantKeys.existingSecret }}true{{ end }}
+{{- end }}
+
+{{/* Whether a service gets the content keys file: (list $ "embedder") → "true" or "" */}}
+{{- define "understudy.contentKeysMounted" -}}
+{{- $root := index . 0 }}
+{{- $uses := (include "understudy.traits" . | fromYaml).uses }}
+{{- if and (has "contentKeys" $uses) $root.Values.contentEncryption.existingSecret }}true{{ end }}
 {{- end }}
 
 {{/* A secretKeyRef variable: (list name secretName key) */}}

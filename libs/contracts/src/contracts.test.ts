@@ -70,6 +70,7 @@ describe('understudy.v1 contracts', () => {
       [
         'audit',
         'calls',
+        'capture',
         'clusterer_service',
         'common',
         'dataset_builder_service',
@@ -106,6 +107,7 @@ describe('Kafka events', () => {
     expect(events.map((m) => m.name).sort()).toEqual([
       'CallCaptured',
       'CallEmbedded',
+      'CaptureFragment',
       'DatasetEvent',
       'ModelVersionEvent',
       'RouteEvent',

@@ -1,6 +1,7 @@
 // The wire contracts, generated from proto/ by `npm run proto:generate`.
 export * from './gen/understudy/v1/common_pb.js';
 export * from './gen/understudy/v1/calls_pb.js';
+export * from './gen/understudy/v1/capture_pb.js';
 export * from './gen/understudy/v1/embeddings_pb.js';
 export * from './gen/understudy/v1/tasks_pb.js';
 export * from './gen/understudy/v1/datasets_pb.js';
@@ -23,4 +24,7 @@ export * as otlpCommon from './gen/opentelemetry/proto/common/v1/common_pb.js';
 export * as otlpResource from './gen/opentelemetry/proto/resource/v1/resource_pb.js';
 export * as otlpTrace from './gen/opentelemetry/proto/trace/v1/trace_pb.js';
 export * as otlpTraceService from './gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
+export * as otlpLogs from './gen/opentelemetry/proto/logs/v1/logs_pb.js';
+export * as otlpLogsService from './gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
 export * as googleRpc from './gen/google/rpc/status_pb.js';
+export * as googleRpcDetails from './gen/google/rpc/error_details_pb.js';

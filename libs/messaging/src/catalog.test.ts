@@ -19,6 +19,7 @@ describe('the Understudy topic catalog', () => {
   it('takes names from the contracts and adds a dead-letter topic to each', () => {
     expect(catalog.map((topic) => [topic.name, topic.deadLetter.name])).toEqual([
       ['understudy.calls.captured.v1', 'understudy.calls.captured.v1.dlq'],
+      ['understudy.collector.fragments.v1', 'understudy.collector.fragments.v1.dlq'],
       ['understudy.calls.embedded.v1', 'understudy.calls.embedded.v1.dlq'],
       ['understudy.tasks.v1', 'understudy.tasks.v1.dlq'],
       ['understudy.datasets.v1', 'understudy.datasets.v1.dlq'],

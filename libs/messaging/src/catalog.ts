@@ -1,6 +1,7 @@
 import { getOption, type DescMessage } from '@bufbuild/protobuf';
 import {
   CallCapturedSchema,
+  CaptureFragmentSchema,
   CallEmbeddedSchema,
   DatasetEventSchema,
   kafka_topic,
@@ -70,6 +71,12 @@ export const topics = {
     keyPurpose: 'the same span exported twice lands on one partition, where it is deduplicated',
     partitions: 12,
     retentionMs: 7 * day,
+  }),
+  /** The collector's own changelog; retention covers its join timeout and dedup window. */
+  captureFragments: eventTopic(CaptureFragmentSchema, {
+    keyPurpose: 'every piece of a trace lands on one partition, whose owner joins its calls',
+    partitions: 12,
+    retentionMs: 1 * day,
   }),
   callsEmbedded: eventTopic(CallEmbeddedSchema, {
     keyPurpose: 'clusterer replicas share the work by structural signature, in order per signature',

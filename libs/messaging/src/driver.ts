@@ -19,6 +19,16 @@ export interface OutgoingRecord {
   readonly headers: Readonly<Record<string, string | Uint8Array>>;
 }
 
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface CommitOffset extends TopicPartition {
+  /** The next offset to read: the last handled offset + 1. */
+  readonly offset: string;
+}
+
 export interface IncomingRecord {
   readonly topic: string;
   readonly partition: number;
@@ -29,6 +39,11 @@ export interface IncomingRecord {
   readonly headers: Readonly<Record<string, Uint8Array>>;
   /** Milliseconds since the epoch, as a decimal string. */
   readonly timestamp: string;
+  /**
+   * The partition's log-end offset when the record was fetched: a consumer that reached it has
+   * caught up.
+   */
+  readonly highWatermark: string;
 }
 
 export interface DriverProducer {
@@ -41,8 +56,10 @@ export interface DriverProducer {
 
 /**
  * Called once per record, one record at a time per partition. Resolving commits the record's
- * offset + 1 before the next record of that partition is delivered; rejecting leaves it
- * uncommitted, and the driver delivers it again from the last committed offset.
+ * offset + 1 before the next record of that partition is delivered ('manual' mode commits
+ * nothing); rejecting leaves it uncommitted, and the driver delivers it again from the last
+ * committed offset ('manual' mode: the same record again, or after a restart the records from
+ * the last commit).
  */
 export type Deliver = (record: IncomingRecord) => Promise<void>;
 
@@ -52,6 +69,20 @@ export interface ConsumerOptions {
   /** How many partitions are handled at the same time by this consumer. */
   readonly concurrency: number;
   readonly deliver: Deliver;
+  /**
+   * 'record' (the default, today's behaviour): a delivery that resolves commits its record.
+   * 'manual': nothing is committed until commit() is called; a restart or rebalance redelivers
+   * from the last committed offset.
+   */
+  readonly commits?: 'record' | 'manual';
+  /**
+   * Called with this member's partitions whenever its assignment changes, [] when it leaves.
+   * Every call starts afresh: each partition in it is delivered from its last committed offset,
+   * including partitions it already had (Kafka rewinds them on every rebalance), so state kept
+   * per partition from earlier deliveries must be dropped. Also called with [] when a Kafka
+   * rebalance begins, when the consumer crashes and when stop() begins. Must not throw.
+   */
+  readonly onAssignment?: (partitions: readonly TopicPartition[]) => void;
 }
 
 export interface DriverConsumer {
@@ -59,6 +90,11 @@ export interface DriverConsumer {
   start(): Promise<void>;
   /** Stops fetching, waits for the deliveries in flight, then leaves the group and disconnects. */
   stop(): Promise<void>;
+  /**
+   * Commits offsets (manual mode); offsets of partitions no longer assigned are ignored. Commits
+   * made once stop() began are ignored too: commit what is done before stopping.
+   */
+  commit(offsets: readonly CommitOffset[]): Promise<void>;
   /** Whether the consumer is a member of its group and receiving records. */
   readonly connected: boolean;
 }

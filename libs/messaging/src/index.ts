@@ -8,6 +8,7 @@ export {
   type MessageHandler,
 } from './consumer-runner.js';
 export type {
+  CommitOffset,
   ConsumerOptions,
   Deliver,
   DriverConsumer,
@@ -15,6 +16,7 @@ export type {
   IncomingRecord,
   MessagingDriver,
   OutgoingRecord,
+  TopicPartition,
 } from './driver.js';
 export { Header, protobufContentType } from './headers.js';
 export { InProcessDriver, type InProcessDriverOptions } from './in-process/in-process-driver.js';

@@ -1,2 +1,14 @@
 export { apiKeyOf } from './api-key.js';
-export { readTenantKeys, TenantKeys } from './tenant-keys.js';
+export {
+  contentOf,
+  ContentCipherFailure,
+  decryptContent,
+  encryptContent,
+} from './content-cipher.js';
+export {
+  ContentKeyring,
+  contentKeysFileSetting,
+  readContentKeys,
+  type ContentKey,
+} from './content-keys.js';
+export { readTenantKeys, TenantKeys, type TenantLimits } from './tenant-keys.js';

@@ -38,6 +38,37 @@ describe('TenantKeys', () => {
   });
 });
 
+describe('TenantKeys limits', () => {
+  it('holds per-tenant overrides, merged across the keys of a tenant', () => {
+    const keys = TenantKeys.parse(
+      JSON.stringify([
+        { tenant: 'acme', sha256: sha256('old'), limits: { requestsPerSecond: 5 } },
+        { tenant: 'acme', sha256: sha256('new'), limits: { maxBodyBytes: 1024 } },
+        { tenant: 'globex', sha256: sha256('g') },
+      ]),
+      'keys.json',
+    );
+    expect(keys.limits.get('acme')).toEqual({ requestsPerSecond: 5, maxBodyBytes: 1024 });
+    expect(keys.limits.get('globex')).toBeUndefined();
+  });
+
+  it('refuses misspelt, non-positive or conflicting limits', () => {
+    const entry = (limits: unknown) => ({ tenant: 'acme', sha256: sha256('k'), limits });
+    expect(() =>
+      TenantKeys.parse(JSON.stringify([entry({ requestsPerSec: 5 })]), 'k.json'),
+    ).toThrow(/k\.json is not a tenant keys file: 0\.limits: .*requestsPerSec/);
+    expect(() =>
+      TenantKeys.parse(JSON.stringify([entry({ bytesPerSecond: 0 })]), 'k.json'),
+    ).toThrow(/0\.limits\.bytesPerSecond/);
+    expect(() =>
+      TenantKeys.parse(
+        JSON.stringify([entry({ maxBodyBytes: 1 }), entry({ maxBodyBytes: 2 })]),
+        'k.json',
+      ),
+    ).toThrow('k.json sets different limits for one tenant: acme maxBodyBytes');
+  });
+});
+
 describe('readTenantKeys', () => {
   it('reads a mounted file and reports a missing one as a precondition', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'keys-'));

@@ -3,10 +3,29 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from '@understudy/config';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 
+/** Per-tenant overrides of a service's limits; what is left out keeps the service default. */
+export interface TenantLimits {
+  readonly requestsPerSecond?: number;
+  readonly bytesPerSecond?: number;
+  readonly maxBodyBytes?: number;
+}
+
+const limitNames = [
+  'requestsPerSecond',
+  'bytesPerSecond',
+  'maxBodyBytes',
+] as const satisfies readonly (keyof TenantLimits)[];
+
+const limit = () => z.number().int().positive().optional();
+
 const keysFile = z.array(
   z.object({
     tenant: z.string().min(1),
     sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits'),
+    // Strict: a misspelt limit would otherwise be dropped silently and the default applied.
+    limits: z
+      .strictObject({ requestsPerSecond: limit(), bytesPerSecond: limit(), maxBodyBytes: limit() })
+      .optional(),
   }),
 );
 
@@ -20,9 +39,15 @@ const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest(
 export class TenantKeys {
   private constructor(
     private readonly entries: readonly { readonly tenant: string; readonly digest: Buffer }[],
+    /** Overrides by tenant, for tenants whose entries set `limits`. */
+    readonly limits: ReadonlyMap<string, TenantLimits>,
   ) {}
 
-  /** Parses `[{ "tenant": "...", "sha256": "<hex of the key>" }]`; `source` names it in errors. */
+  /**
+   * Parses `[{ "tenant": "...", "sha256": "<hex of the key>", "limits"?: {...} }]`; `source`
+   * names it in errors. A tenant with several keys may set its limits on any of their entries,
+   * but entries must not disagree.
+   */
   static parse(json: string, source: string): TenantKeys {
     let document: unknown;
     try {
@@ -44,6 +69,7 @@ export class TenantKeys {
     }
     return new TenantKeys(
       parsed.data.map(({ tenant, sha256 }) => ({ tenant, digest: Buffer.from(sha256, 'hex') })),
+      limitsByTenant(parsed.data, source),
     );
   }
 
@@ -61,6 +87,32 @@ export class TenantKeys {
     }
     return tenant;
   }
+}
+
+function limitsByTenant(
+  entries: z.infer<typeof keysFile>,
+  source: string,
+): Map<string, TenantLimits> {
+  const byTenant = new Map<string, Record<string, number>>();
+  const conflicts = new Set<string>();
+  for (const { tenant, limits } of entries) {
+    if (limits === undefined) continue;
+    const merged = byTenant.get(tenant) ?? {};
+    for (const name of limitNames) {
+      const value = limits[name];
+      if (value === undefined) continue;
+      if (merged[name] !== undefined && merged[name] !== value) conflicts.add(`${tenant} ${name}`);
+      merged[name] = value;
+    }
+    byTenant.set(tenant, merged);
+  }
+  if (conflicts.size > 0) {
+    throw new UnderstudyError(
+      ErrorCode.InvalidArgument,
+      `${source} sets different limits for one tenant: ${[...conflicts].join('; ')}`,
+    );
+  }
+  return byTenant;
 }
 
 /** Reads the tenant keys file mounted from a Secret (`UNDERSTUDY_TENANT_KEYS_FILE`). */

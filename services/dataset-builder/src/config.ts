@@ -1,11 +1,14 @@
 import { env, setting, z } from '@understudy/config';
 import { databaseSettings, grpcSettings, kafkaSettings, s3Settings } from '@understudy/service';
+import { contentKeysFileSetting } from '@understudy/tenancy';
 
 export const settings = {
   kafka: kafkaSettings,
   grpc: grpcSettings,
   s3: s3Settings,
   database: databaseSettings,
+  /** Keys that open encrypted call content; unset, encrypted calls are dead-lettered. */
+  contentKeysFile: contentKeysFileSetting,
   /** host:port of the model registry's gRPC server. */
   registryAddress: setting('UNDERSTUDY_REGISTRY_ADDRESS', env.text()),
   /** host:port of the clusterer's gRPC server, which owns task membership. */

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { text as streamText } from 'node:stream/consumers';
 import { create, type DescService } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
@@ -28,7 +31,15 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
 import { definition } from './service.js';
-import { callWith, chatCall, text, toolCall, toolResult } from './testing/calls.js';
+import {
+  callWith,
+  chatCall,
+  encrypted,
+  testKeyring,
+  text,
+  toolCall,
+  toolResult,
+} from './testing/calls.js';
 
 /** Every RPC fails as unimplemented except the ones given: the registry's and clusterer's doubles. */
 function only<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): ServiceImpl<S> {
@@ -52,6 +63,9 @@ const taskMembers = new Map<string, string[]>();
 const datasetEvents: DatasetEvent[] = [];
 const tenantId = uniqueName('tenant');
 const bucket = uniqueName('datasets');
+/** The tenant's content keys: one of the usable calls arrives encrypted. */
+const contentKeys = testKeyring(tenantId);
+let keysDir = '';
 
 beforeAll(async () => {
   testbed = inject('testbed');
@@ -87,6 +101,8 @@ beforeAll(async () => {
   );
   await registry.start();
 
+  keysDir = await mkdtemp(join(tmpdir(), 'dataset-builder-keys-'));
+  await writeFile(join(keysDir, 'content-keys.json'), contentKeys.json);
   const { s3 } = testbed;
   service = await startService(definition, {
     UNDERSTUDY_KAFKA_BROKERS: testbed.kafka.brokers.join(','),
@@ -105,6 +121,7 @@ beforeAll(async () => {
     UNDERSTUDY_LOG_LEVEL: 'silent',
     UNDERSTUDY_DATASET_MIN_CALLS: '3',
     UNDERSTUDY_DATASET_EVAL_FRACTION: '0.34',
+    UNDERSTUDY_CONTENT_KEYS_FILE: join(keysDir, 'content-keys.json'),
   });
 
   client = new Messaging({
@@ -122,6 +139,7 @@ afterAll(async () => {
   await service.stop();
   await registry.shutdown();
   await database.end();
+  await rm(keysDir, { recursive: true, force: true });
 });
 
 let eventCount = 0;
@@ -181,12 +199,10 @@ const calls = {
     user: 'Where is order bravo?',
     answer: 'Lost.',
   }),
-  charlie: chatCall({
-    tenantId,
-    callId: 'call-charlie',
-    user: 'Cancel order charlie',
-    answer: 'Done.',
-  }),
+  charlie: encrypted(
+    chatCall({ tenantId, callId: 'call-charlie', user: 'Cancel order charlie', answer: 'Done.' }),
+    contentKeys.keyring,
+  ),
   failed: chatCall({ tenantId, callId: 'call-failed', status: CallStatusCode.ERROR }),
   hidden: create(LlmCallSchema, { tenantId, callId: 'call-hidden', contentCaptured: false }),
 };
@@ -261,9 +277,15 @@ describe('dataset-builder on Kafka, MinIO and PostgreSQL', () => {
       .toBe(1);
     expect(datasetEvents).toEqual([]);
 
-    // The third usable call crosses the threshold.
+    // The third usable call, encrypted, crosses the threshold. It is kept encrypted.
     await publishCall(calls.charlie);
     await expect.poll(() => datasetEvents.length, { timeout: 30_000 }).toBe(1);
+    const kept = await database.query<{ call: Buffer }>(
+      'SELECT call FROM datasets.calls WHERE tenant_id = $1 AND call_id = $2',
+      [tenantId, 'call-charlie'],
+    );
+    expect(kept.rows).toHaveLength(1);
+    expect(kept.rows[0]?.call.toString('latin1')).not.toContain('order charlie');
     const [event] = datasetEvents;
     if (event?.kind.case !== 'ready')
       throw new Error(`expected ready, got ${String(event?.kind.case)}`);

@@ -15,6 +15,7 @@ import {
   type ServiceDefinition,
 } from '@understudy/service';
 import type { ObjectStore } from '@understudy/storage';
+import { readContentKeys } from '@understudy/tenancy';
 import { HealthRegistry, type Logger } from '@understudy/telemetry';
 import type { DataSource } from 'typeorm';
 import { settings } from './config.js';
@@ -107,7 +108,7 @@ export const definition: ServiceDefinition<typeof settings> = {
         {
           provide: DatasetBuilder,
           inject: [DATASET_STORE, OBJECT_STORE, REGISTRY, Messaging],
-          useFactory: (
+          useFactory: async (
             store: DatasetStore,
             objects: ObjectStore,
             registry: GrpcDatasetRegistry,
@@ -120,6 +121,10 @@ export const definition: ServiceDefinition<typeof settings> = {
                 bucket: config.s3.bucket,
                 producer: name,
                 builderVersion: `${name}@${version}`,
+                keyring:
+                  config.contentKeysFile === undefined
+                    ? undefined
+                    : await readContentKeys(config.contentKeysFile),
                 logger,
               },
             ),

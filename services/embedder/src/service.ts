@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { GrpcModule } from '@understudy/grpc';
 import { MessagingModule, topics } from '@understudy/messaging';
 import { messagingDriver, type ServiceDefinition } from '@understudy/service';
+import { readContentKeys } from '@understudy/tenancy';
 import { settings } from './config.js';
 import { CallEmbedder } from './domain/call-embedder.js';
 import { producer } from './events.js';
@@ -29,7 +30,16 @@ export const definition: ServiceDefinition<typeof settings> = {
       GrpcModule.forRootAsync({ useFactory: () => ({ ...config.grpc, logger: telemetry.logger }) }),
     ],
     providers: [
-      { provide: CallEmbedder, useFactory: () => new CallEmbedder(config.featurizer) },
+      {
+        provide: CallEmbedder,
+        useFactory: async () =>
+          new CallEmbedder(
+            config.featurizer,
+            config.contentKeysFile === undefined
+              ? undefined
+              : await readContentKeys(config.contentKeysFile),
+          ),
+      },
       CallCapturedHandler,
       EmbedderGrpc,
     ],

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it, vi } from 'vitest';
-import type { DriverConsumer, IncomingRecord } from '../driver.js';
+import type { DriverConsumer, IncomingRecord, TopicPartition } from '../driver.js';
 import { readRecords } from '../testing/helpers.js';
 import { InProcessDriver } from './in-process-driver.js';
 import { partitionOf } from './murmur2.js';
@@ -200,5 +200,152 @@ describe('InProcessDriver', () => {
     expect(text(record?.key ?? null)).toBe('new');
     expect(record?.offset).toBe('1');
     expect(rest).toEqual([]);
+  });
+});
+
+describe('InProcessDriver with manual commits', () => {
+  function manual(
+    driver: InProcessDriver,
+    topic: string,
+    seen: IncomingRecord[],
+    assignments: (readonly TopicPartition[])[] = [],
+    deliver: (record: IncomingRecord) => Promise<void> = () => Promise.resolve(),
+  ): DriverConsumer {
+    return driver.createConsumer({
+      group: 'g',
+      topics: [topic],
+      concurrency: 4,
+      commits: 'manual',
+      onAssignment: (partitions) => assignments.push(partitions),
+      deliver: async (record) => {
+        await deliver(record);
+        seen.push(record);
+      },
+    });
+  }
+
+  it('commits only what commit() says, and a restart resumes there', async () => {
+    const { driver, topic } = await driverWithTopic(1);
+    await publish(driver, topic, ['a', 'a', 'a', 'a']);
+    const seen: IncomingRecord[] = [];
+    const first = manual(driver, topic, seen);
+    await first.start();
+    await vi.waitFor(() => {
+      expect(seen.map((r) => r.offset)).toEqual(['0', '1', '2', '3']);
+    });
+    // The log ended at 4 when each record was read: every one saw the same watermark.
+    expect(seen.map((r) => r.highWatermark)).toEqual(['4', '4', '4', '4']);
+    await first.commit([{ topic, partition: 0, offset: '2' }]);
+    await first.stop();
+
+    const second = manual(driver, topic, seen);
+    await second.start();
+    await vi.waitFor(() => {
+      expect(seen.map((r) => r.offset)).toEqual(['0', '1', '2', '3', '2', '3']);
+    });
+    await second.stop();
+  });
+
+  it('delivers a rejected record again without rewinding to the commit', async () => {
+    const { driver, topic } = await driverWithTopic(1);
+    await publish(driver, topic, ['a', 'a', 'a']);
+    const seen: IncomingRecord[] = [];
+    let failures = 1;
+    const consumer = manual(driver, topic, seen, [], (record) =>
+      record.offset === '2' && failures-- > 0
+        ? Promise.reject(new Error('not yet'))
+        : Promise.resolve(),
+    );
+    await consumer.start();
+    await vi.waitFor(() => {
+      expect(seen.map((r) => r.offset)).toEqual(['0', '1', '2']);
+    });
+    await consumer.stop();
+  });
+
+  it('reports assignments, rewinds every partition to its commit on a rebalance, and ignores commits of partitions it lost', async () => {
+    const { driver, topic } = await driverWithTopic(2);
+    const keys = Array.from({ length: 20 }, (_, i) => `key-${i}`);
+    await publish(driver, topic, keys);
+    const firstSeen: IncomingRecord[] = [];
+    const firstAssignments: (readonly TopicPartition[])[] = [];
+    const first = manual(driver, topic, firstSeen, firstAssignments);
+    await first.start();
+    expect(firstAssignments).toEqual([
+      [
+        { topic, partition: 0 },
+        { topic, partition: 1 },
+      ],
+    ]);
+    await vi.waitFor(() => {
+      expect(firstSeen).toHaveLength(20);
+    });
+    const endOf = (partition: number): string =>
+      String(firstSeen.filter((r) => r.partition === partition).length);
+    const ends = [endOf(0), endOf(1)];
+    // Partition 0 is done; partition 1 is committed up to one record before its end.
+    await first.commit([
+      { topic, partition: 0, offset: ends[0]! },
+      { topic, partition: 1, offset: String(Number(ends[1]) - 1) },
+    ]);
+
+    const secondSeen: IncomingRecord[] = [];
+    const secondAssignments: (readonly TopicPartition[])[] = [];
+    const second = manual(driver, topic, secondSeen, secondAssignments);
+    await second.start();
+    expect(firstAssignments.at(-1)).toEqual([{ topic, partition: 0 }]);
+    expect(secondAssignments).toEqual([[{ topic, partition: 1 }]]);
+    // The new owner of partition 1 resumes at the commit: the last record only.
+    await vi.waitFor(() => {
+      expect(secondSeen.map((r) => r.offset)).toEqual([String(Number(ends[1]) - 1)]);
+    });
+    // Partition 0 was committed to its end, so the rewind redelivers nothing.
+    expect(firstSeen).toHaveLength(20);
+
+    // Partition 1 is no longer the first member's: its commit is ignored.
+    await first.commit([{ topic, partition: 1, offset: '0' }]);
+    await second.commit([{ topic, partition: 1, offset: ends[1]! }]);
+    await first.stop();
+    expect(firstAssignments.at(-1)).toEqual([]);
+    expect(secondAssignments.at(-1)).toEqual([
+      { topic, partition: 0 },
+      { topic, partition: 1 },
+    ]);
+    await publish(driver, topic, ['key-0']);
+    await vi.waitFor(() => {
+      expect(secondSeen).toHaveLength(2);
+    });
+    await second.stop();
+  });
+
+  it('rewinds a partition it keeps to the commit when the group rebalances', async () => {
+    const { driver, topic } = await driverWithTopic(2);
+    await publish(driver, topic, ['a', 'a']);
+    const partition = partitionOf(new TextEncoder().encode('a'), 2);
+    const seen: IncomingRecord[] = [];
+    const first = manual(driver, topic, seen);
+    await first.start();
+    await vi.waitFor(() => {
+      expect(seen).toHaveLength(2);
+    });
+    // A second member joins; whatever the first keeps is delivered again from offset 0.
+    const other: IncomingRecord[] = [];
+    const second = manual(driver, topic, other);
+    await second.start();
+    await vi.waitFor(() => {
+      expect([...seen, ...other].map((r) => r.offset)).toEqual(['0', '1', '0', '1']);
+    });
+    expect([...seen, ...other].every((r) => r.partition === partition)).toBe(true);
+    await Promise.all([first.stop(), second.stop()]);
+  });
+
+  it('refuses commit() in record mode', async () => {
+    const { driver, topic } = await driverWithTopic(1);
+    const consumer = collector(driver, topic, 'g', []);
+    await consumer.start();
+    await expect(consumer.commit([{ topic, partition: 0, offset: '1' }])).rejects.toMatchObject({
+      code: 'FAILED_PRECONDITION',
+    });
+    await consumer.stop();
   });
 });

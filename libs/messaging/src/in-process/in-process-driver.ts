@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import type {
+  CommitOffset,
   ConsumerOptions,
   DriverConsumer,
   DriverProducer,
   MessagingDriver,
   OutgoingRecord,
+  TopicPartition,
 } from '../driver.js';
 import type { TopicConfig } from '../topic.js';
 import { partitionOf } from './murmur2.js';
@@ -73,6 +75,11 @@ class PartitionLog {
 
   at(offset: number): StoredRecord | undefined {
     return this.records[offset - this.startOffset];
+  }
+
+  /** The offset the next appended record gets. */
+  get endOffset(): number {
+    return this.startOffset + this.records.length;
   }
 
   expire(before: number): void {
@@ -184,6 +191,11 @@ class InProcessConsumer implements DriverConsumer {
   private readonly workers = new Map<string, Promise<void>>();
   private readonly slots: Slots;
   private stopping = new AbortController();
+  private readonly manual: boolean;
+  /** Manual mode: the next offset to deliver per partition, ahead of the committed one. */
+  private readonly positions = new Map<string, number>();
+  /** Counts assignments: a delivery read under an older one must not move a position. */
+  private generation = 0;
 
   constructor(
     private readonly broker: Broker,
@@ -192,6 +204,7 @@ class InProcessConsumer implements DriverConsumer {
   ) {
     this.topics = [...options.topics];
     this.slots = new Slots(options.concurrency);
+    this.manual = options.commits === 'manual';
   }
 
   get connected(): boolean {
@@ -211,6 +224,7 @@ class InProcessConsumer implements DriverConsumer {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.options.onAssignment?.([]);
     this.stopping.abort();
     this.broker.changed.notify();
     await Promise.all(this.workers.values());
@@ -218,18 +232,38 @@ class InProcessConsumer implements DriverConsumer {
     this.broker.rebalance(this.group);
   }
 
-  /** Starts a worker for every partition the group gave this member and that has none yet. */
+  /**
+   * Starts a worker for every partition the group gave this member and that has none yet. As
+   * after a Kafka rebalance, every partition then resumes from its committed offset.
+   */
   assigned(): void {
     if (!this.running) return;
+    this.generation += 1;
+    this.positions.clear();
+    const assignment: TopicPartition[] = [];
     for (const name of this.topics) {
       const topic = this.broker.topic(name);
       topic.partitions.forEach((_, partition) => {
         const key = partitionKey(name, partition);
-        if (this.group.ownerOf(key) === this && !this.workers.has(key)) {
-          this.workers.set(key, this.work(topic, partition, key));
-        }
+        if (this.group.ownerOf(key) !== this) return;
+        assignment.push({ topic: name, partition });
+        if (!this.workers.has(key)) this.workers.set(key, this.work(topic, partition, key));
       });
     }
+    this.options.onAssignment?.(assignment);
+  }
+
+  commit(offsets: readonly CommitOffset[]): Promise<void> {
+    if (!this.manual) {
+      return Promise.reject(
+        new UnderstudyError(ErrorCode.FailedPrecondition, "commit() needs commits: 'manual'"),
+      );
+    }
+    for (const { topic, partition, offset } of offsets) {
+      const key = partitionKey(topic, partition);
+      if (this.owns(key)) this.group.committed.set(key, Number(offset));
+    }
+    return Promise.resolve();
   }
 
   private async work(topic: TopicLog, partition: number, key: string): Promise<void> {
@@ -237,13 +271,20 @@ class InProcessConsumer implements DriverConsumer {
     try {
       const log = topic.log(partition);
       while (this.owns(key)) {
-        const offset = Math.max(this.group.committed.get(key) ?? 0, log.startOffset);
+        const generation = this.generation;
+        const next = this.positions.get(key) ?? this.group.committed.get(key) ?? 0;
+        const offset = Math.max(next, log.startOffset);
         const record = log.at(offset);
         if (record === undefined) {
           await this.broker.changed.wait();
           continue;
         }
-        if (!(await this.deliver(topic.config.name, partition, offset, record))) {
+        const delivered = await this.deliver(
+          { topic: topic.config.name, partition, offset, highWatermark: log.endOffset },
+          generation,
+          record,
+        );
+        if (!delivered && generation === this.generation) {
           await sleep(this.broker.redeliveryDelayMs, undefined, {
             signal: this.stopping.signal,
           }).catch(() => undefined);
@@ -261,15 +302,16 @@ class InProcessConsumer implements DriverConsumer {
 
   /** False when the record was not delivered, or its delivery failed: it stays uncommitted. */
   private async deliver(
-    topic: string,
-    partition: number,
-    offset: number,
+    at: { topic: string; partition: number; offset: number; highWatermark: number },
+    generation: number,
     record: StoredRecord,
   ): Promise<boolean> {
+    const { topic, partition, offset } = at;
+    const key = partitionKey(topic, partition);
     await this.slots.acquire();
     try {
-      // Waiting for a slot can outlast a stop or a rebalance.
-      if (!this.owns(partitionKey(topic, partition))) return false;
+      // Waiting for a slot can outlast a stop or a rebalance, which rewinds the partition.
+      if (!this.owns(key) || generation !== this.generation) return false;
       await this.options.deliver({
         topic,
         partition,
@@ -278,8 +320,10 @@ class InProcessConsumer implements DriverConsumer {
         value: record.value,
         headers: record.headers,
         timestamp: String(record.timestamp),
+        highWatermark: String(at.highWatermark),
       });
-      this.group.committed.set(partitionKey(topic, partition), offset + 1);
+      if (!this.manual) this.group.committed.set(key, offset + 1);
+      else if (generation === this.generation) this.positions.set(key, offset + 1);
       return true;
     } catch {
       return false;

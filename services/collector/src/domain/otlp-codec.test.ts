@@ -1,11 +1,25 @@
+import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import { fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
-import { googleRpc, otlpTraceService } from '@understudy/contracts';
+import {
+  googleRpc,
+  googleRpcDetails,
+  otlpLogsService,
+  otlpTraceService,
+} from '@understudy/contracts';
 import { ErrorCode } from '@understudy/errors';
 import { describe, expect, it } from 'vitest';
+import { logsRequest, userMessageRecord } from '../edge/testing/fixtures.js';
 import { chatSpan, exportRequest } from '../testing/otlp-requests.js';
-import { decodeTraceRequest, encodeStatus, encodeTraceResponse, encodingOf } from './otlp-codec.js';
+import {
+  decodeLogsRequest,
+  decodeTraceRequest,
+  encodeExportResponse,
+  encodeStatus,
+  encodingOf,
+} from './otlp-codec.js';
 
 const { ExportTraceServiceRequestSchema, ExportTraceServiceResponseSchema } = otlpTraceService;
+const { ExportLogsServiceRequestSchema, ExportLogsServiceResponseSchema } = otlpLogsService;
 
 describe('OTLP codec', () => {
   it('knows the two OTLP content types, parameters and case aside', () => {
@@ -73,6 +87,44 @@ describe('OTLP codec', () => {
     expect(span?.attributes[1]?.value?.value).toEqual({ case: 'stringValue', value: 'abcd' });
   });
 
+  it('decodes logs exports, protobuf and OTLP/JSON with hex ids and event names', () => {
+    const record = userMessageRecord('Hi there');
+    const binary = decodeLogsRequest(
+      toBinary(ExportLogsServiceRequestSchema, logsRequest([record])),
+      'protobuf',
+    );
+    expect(binary.resourceLogs[0]?.scopeLogs[0]?.logRecords[0]?.spanId).toEqual(record.spanId);
+
+    const json = {
+      resourceLogs: [
+        {
+          scopeLogs: [
+            {
+              logRecords: [
+                {
+                  timeUnixNano: '1544712660000000000',
+                  eventName: 'gen_ai.choice',
+                  traceId: '5b8efff798038103d269b633813fc60c',
+                  spanId: 'eee19b7ec3c1b174',
+                  severityNumber: 9,
+                  body: { kvlistValue: { values: [{ key: 'index', value: { intValue: '0' } }] } },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const decoded = decodeLogsRequest(Buffer.from(JSON.stringify(json)), 'json');
+    const log = decoded.resourceLogs[0]?.scopeLogs[0]?.logRecords[0];
+    expect(Buffer.from(log?.traceId ?? []).toString('hex')).toBe(
+      '5b8efff798038103d269b633813fc60c',
+    );
+    expect(Buffer.from(log?.spanId ?? []).toString('hex')).toBe('eee19b7ec3c1b174');
+    expect(log?.eventName).toBe('gen_ai.choice');
+    expect(log?.timeUnixNano).toBe(1544712660000000000n);
+  });
+
   it('refuses bodies that are not an export', () => {
     for (const [body, encoding] of [
       [Buffer.from([0x0a, 0xff, 0xff]), 'protobuf'],
@@ -83,33 +135,62 @@ describe('OTLP codec', () => {
         expect.objectContaining({ code: ErrorCode.InvalidArgument }),
       );
     }
+    expect(() => decodeLogsRequest(Buffer.from('{"resourceLogs": 3}'), 'json')).toThrow(
+      /^undecodable OTLP json logs export/,
+    );
   });
 
-  it('encodes success, partial success and google.rpc.Status in either encoding', () => {
+  it('encodes success and partial success for either signal, in either encoding', () => {
     const full = fromBinary(
       ExportTraceServiceResponseSchema,
-      encodeTraceResponse('protobuf', 0, ''),
+      encodeExportResponse('traces', 'protobuf', { rejected: 0, message: '' }),
     );
     expect(full.partialSuccess).toBeUndefined();
     const partial = fromBinary(
       ExportTraceServiceResponseSchema,
-      encodeTraceResponse('protobuf', 2, '2 spans without ids'),
+      encodeExportResponse('traces', 'protobuf', { rejected: 2, message: '2 spans without ids' }),
     );
     expect(partial.partialSuccess).toMatchObject({
       rejectedSpans: 2n,
       errorMessage: '2 spans without ids',
     });
-    expect(JSON.parse(Buffer.from(encodeTraceResponse('json', 1, 'x')).toString())).toEqual({
+    const logs = fromBinary(
+      ExportLogsServiceResponseSchema,
+      encodeExportResponse('logs', 'protobuf', { rejected: 3, message: 'no ids' }),
+    );
+    expect(logs.partialSuccess).toMatchObject({ rejectedLogRecords: 3n, errorMessage: 'no ids' });
+    const json = (bytes: Uint8Array): unknown => JSON.parse(Buffer.from(bytes).toString());
+    expect(json(encodeExportResponse('traces', 'json', { rejected: 1, message: 'x' }))).toEqual({
       partialSuccess: { rejectedSpans: '1', errorMessage: 'x' },
     });
+    expect(json(encodeExportResponse('logs', 'json', { rejected: 0, message: '' }))).toEqual({});
+    // A warning alone is a partial success with nothing rejected (OTLP allows it).
+    expect(json(encodeExportResponse('logs', 'json', { rejected: 0, message: 'late' }))).toEqual({
+      partialSuccess: { errorMessage: 'late' },
+    });
+  });
 
+  it('encodes google.rpc.Status, with RetryInfo when a retry delay is known', () => {
     const status = fromBinary(
       googleRpc.StatusSchema,
       encodeStatus('protobuf', ErrorCode.InvalidArgument, 'bad'),
     );
     expect(toJson(googleRpc.StatusSchema, status)).toEqual({ code: 3, message: 'bad' });
+
+    const throttled = fromBinary(
+      googleRpc.StatusSchema,
+      encodeStatus('protobuf', ErrorCode.ResourceExhausted, 'slow down', 3),
+    );
+    expect(throttled.code).toBe(8);
+    const retryInfo = anyUnpack(throttled.details[0]!, googleRpcDetails.RetryInfoSchema);
+    expect(retryInfo?.retryDelay?.seconds).toBe(3n);
+
     expect(
-      JSON.parse(Buffer.from(encodeStatus('json', ErrorCode.Unavailable, 'down')).toString()),
-    ).toEqual({ code: 14, message: 'down' });
+      JSON.parse(Buffer.from(encodeStatus('json', ErrorCode.Unavailable, 'down', 5)).toString()),
+    ).toEqual({
+      code: 14,
+      message: 'down',
+      details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '5s' }],
+    });
   });
 });

@@ -1,119 +1,127 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { context, metrics, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { CallCaptured } from '@understudy/contracts';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ErrorCode, httpStatusOf, UnderstudyError } from '@understudy/errors';
 import { recordFailure, silentLogger, type Logger } from '@understudy/telemetry';
-import { captureCalls } from '../domain/capture.js';
 import {
   contentTypes,
-  decodeTraceRequest,
+  encodeExportResponse,
   encodeStatus,
-  encodeTraceResponse,
   encodingOf,
   type Encoding,
+  type Signal,
 } from '../domain/otlp-codec.js';
-import { apiKeyOf, type TenantKeys } from '@understudy/tenancy';
+import {
+  outcomeOf,
+  payloadTooLarge,
+  retryAfterOf,
+  type Admission,
+  type OtlpEdge,
+  type Outcome,
+} from '../edge/otlp-edge.js';
 
 const gunzipAsync = promisify(gunzip);
 
-/** Publishes captured calls; resolves only once they are durably in Kafka. */
-export type PublishCalls = (events: readonly CallCaptured[]) => Promise<void>;
+/** The OTLP/HTTP paths and the signal each takes. */
+export const otlpPaths: ReadonlyMap<string, Signal> = new Map([
+  ['/v1/traces', 'traces'],
+  ['/v1/logs', 'logs'],
+]);
 
-export interface OtlpHttpOptions {
-  readonly tenants: TenantKeys;
-  readonly publish: PublishCalls;
-  readonly maxBodyBytes: number;
-  readonly publishTimeoutMs: number;
-  readonly producer: string;
-  readonly logger?: Logger;
+interface Answer {
+  readonly status: number;
+  readonly outcome: Outcome;
 }
 
-export const tracesPath = '/v1/traces';
-/** What a 503 asks exporters to wait before retrying. */
-const retryAfterSeconds = 5;
-
-async function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const tooLarge = new UnderstudyError(
-    ErrorCode.PayloadTooLarge,
-    `export larger than ${maxBytes} bytes`,
-  );
-  if (Number(request.headers['content-length'] ?? 0) > maxBytes) throw tooLarge;
+/**
+ * Reads the body under the admission's accounting: a declared length is held (or refused)
+ * before anything is read, a streamed one as it arrives, a gzip one once inflated, at most to
+ * the tenant's largest export.
+ */
+async function readBody(
+  request: IncomingMessage,
+  admission: Admission,
+  gzip: boolean,
+): Promise<Buffer> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  admission.hold(declared);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw tooLarge;
+    admission.hold(Math.max(size, declared));
     chunks.push(chunk);
   }
   const body = Buffer.concat(chunks);
-  const contentEncoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase();
-  if (contentEncoding === 'identity') return body;
-  if (contentEncoding !== 'gzip') {
-    throw new UnderstudyError(
-      ErrorCode.InvalidArgument,
-      `unsupported content-encoding ${contentEncoding}`,
-    );
-  }
+  if (!gzip) return body;
+  let inflated: Buffer;
   try {
-    return await gunzipAsync(body, { maxOutputLength: maxBytes });
+    inflated = await gunzipAsync(body, { maxOutputLength: admission.maxBodyBytes });
   } catch (error) {
-    if (error instanceof RangeError) throw tooLarge;
+    if (error instanceof RangeError) throw payloadTooLarge(admission.maxBodyBytes);
     throw new UnderstudyError(ErrorCode.InvalidArgument, 'body is not valid gzip', {
       cause: error,
     });
   }
+  // The compressed copy is dropped here: what is held from now on is the inflated export.
+  admission.hold(inflated.length);
+  return inflated;
+}
+
+/** The content coding of a body: gzip, identity (also when absent), or one not supported. */
+function contentCodingOf(value: string | undefined): 'gzip' | 'identity' | undefined {
+  const coding = value?.trim().toLowerCase() ?? 'identity';
+  return coding === 'gzip' || coding === 'identity' ? coding : undefined;
 }
 
 /**
- * OTLP/HTTP `POST /v1/traces`: authenticates the tenant by API key before reading anything,
- * decodes the export, captures its LLM calls and answers 200 only once Kafka has them.
+ * OTLP/HTTP `POST /v1/traces` and `POST /v1/logs`: authenticates the tenant by API key and
+ * applies its limits before reading anything, then reads, inflates and decodes the export and
+ * answers 200 only once the ingest has made it durable.
  */
 export class OtlpHttpHandler {
   private readonly tracer = trace.getTracer('understudy.collector');
-  private readonly meter = metrics.getMeter('understudy.collector');
-  private readonly spans = this.meter.createCounter('understudy.collector.spans', {
-    description: 'Spans received, by outcome: captured (LLM calls), ignored or rejected',
-  });
-  private readonly exports = this.meter.createCounter('understudy.collector.exports', {
-    description: 'Trace export requests, by HTTP status',
-  });
   private readonly logger: Logger;
 
-  constructor(private readonly options: OtlpHttpOptions) {
-    this.logger = options.logger ?? silentLogger;
+  constructor(
+    private readonly edge: OtlpEdge,
+    logger: Logger = silentLogger,
+  ) {
+    this.logger = logger;
   }
 
   readonly handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const encoding = encodingOf(request.headers['content-type']);
     const answer = encoding ?? 'protobuf';
-    const path = (request.url ?? '/').split('?', 1)[0];
-    let status: number;
-    if (path !== tracesPath) {
-      status = this.fail(
-        request,
-        response,
-        answer,
-        new UnderstudyError(ErrorCode.NotFound, 'not found'),
-      );
+    const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+    const signal = otlpPaths.get(path);
+    let result: Answer;
+    if (signal === undefined) {
+      const notFound = new UnderstudyError(ErrorCode.NotFound, 'not found');
+      result = this.fail(request, response, answer, notFound);
     } else if (request.method !== 'POST') {
       response.setHeader('allow', 'POST');
-      const body = encodeStatus(answer, ErrorCode.Unimplemented, 'only POST is allowed');
-      status = this.reply(response, 405, answer, body);
+      const message = 'only POST is allowed';
+      result = this.refuse(request, response, answer, 405, ErrorCode.Unimplemented, message);
     } else {
-      status = await this.tracer.startActiveSpan(
-        `POST ${tracesPath}`,
-        { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST' } },
+      result = await this.tracer.startActiveSpan(
+        `POST ${path}`,
+        {
+          kind: SpanKind.SERVER,
+          attributes: { 'http.request.method': 'POST', 'url.path': path, 'otlp.signal': signal },
+        },
+        propagation.extract(ROOT_CONTEXT, request.headers),
         async (span) => {
           try {
-            return await this.export(request, response, encoding);
+            const exported = await this.export(signal, request, response, encoding);
+            span.setStatus({ code: SpanStatusCode.OK });
+            return exported;
           } catch (error) {
             const failure = UnderstudyError.from(error);
             recordFailure(span, failure);
             if (failure.code === ErrorCode.Internal) {
-              this.logger.error({ err: error }, 'trace export failed');
+              this.logger.error({ err: error, signal }, 'OTLP export failed');
             }
             return this.fail(request, response, answer, failure);
           } finally {
@@ -122,87 +130,40 @@ export class OtlpHttpHandler {
         },
       );
     }
-    this.exports.add(1, { 'http.response.status_code': status });
+    this.edge.countExport(signal, result.outcome, { 'http.response.status_code': result.status });
   };
 
   private async export(
+    signal: Signal,
     request: IncomingMessage,
     response: ServerResponse,
     encoding: Encoding | undefined,
-  ): Promise<number> {
-    const key = apiKeyOf(request.headers);
-    const tenantId = key === undefined ? undefined : this.options.tenants.tenantOf(key);
-    if (tenantId === undefined) {
-      throw new UnderstudyError(ErrorCode.Unauthenticated, 'missing or unknown API key');
-    }
+  ): Promise<Answer> {
+    const tenantId = this.edge.authenticate(request.headers);
+    const invalid = ErrorCode.InvalidArgument;
     if (encoding === undefined) {
       const message = `content-type must be ${contentTypes.protobuf} or ${contentTypes.json}`;
-      response.setHeader('connection', 'close');
-      const body = encodeStatus('protobuf', ErrorCode.InvalidArgument, message);
-      return this.reply(response, 415, 'protobuf', body);
+      return this.refuse(request, response, 'protobuf', 415, invalid, message);
     }
-    const body = await readBody(request, this.options.maxBodyBytes);
-    const exported = decodeTraceRequest(body, encoding);
-
-    const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
-    const capture = captureCalls(exported, {
-      tenantId,
-      producer: this.options.producer,
-      traceParent: carrier['traceparent'] ?? '',
-      newEventId: randomUUID,
-    });
-    const activeSpan = trace.getActiveSpan();
-    activeSpan?.setAttributes({
-      'understudy.tenant.id': tenantId,
-      'understudy.collector.calls': capture.events.length,
-      'understudy.collector.spans.ignored': capture.ignored,
-      'understudy.collector.spans.rejected': capture.rejected,
-    });
-
-    await this.publish(capture.events);
-    this.spans.add(capture.events.length, { outcome: 'captured' });
-    this.spans.add(capture.ignored, { outcome: 'ignored' });
-    this.spans.add(capture.rejected, { outcome: 'rejected' });
-    const rejectedMessage =
-      capture.rejected > 0 ? `${capture.rejected} spans without a valid trace or span id` : '';
-    activeSpan?.setStatus({ code: SpanStatusCode.OK });
-    return this.reply(
-      response,
-      200,
-      encoding,
-      encodeTraceResponse(encoding, capture.rejected, rejectedMessage),
-    );
-  }
-
-  /** Waits for Kafka at most publishTimeoutMs; a later acknowledgement is deduplicated by call id. */
-  private async publish(events: readonly CallCaptured[]): Promise<void> {
-    if (events.length === 0) return;
-    const publishing = this.options.publish(events);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new UnderstudyError(
-            ErrorCode.Unavailable,
-            `Kafka did not acknowledge within ${this.options.publishTimeoutMs} ms`,
-          ),
-        );
-      }, this.options.publishTimeoutMs);
-    });
+    const contentEncoding = request.headers['content-encoding'];
+    const coding = contentCodingOf(contentEncoding);
+    if (coding === undefined) {
+      // RFC 9110: 415 for a content coding the server does not take, naming those it does.
+      response.setHeader('accept-encoding', 'gzip');
+      const message = `unsupported content-encoding ${contentEncoding ?? ''}`;
+      return this.refuse(request, response, encoding, 415, invalid, message);
+    }
+    const admission = this.edge.admit(tenantId);
+    let body: Buffer;
     try {
-      await Promise.race([publishing, deadline]);
+      body = await readBody(request, admission, coding === 'gzip');
     } catch (error) {
-      // The exporter retries the whole batch; this attempt may still land, which is harmless.
-      publishing.catch(() => undefined);
-      throw UnderstudyError.from(error).code === ErrorCode.Unavailable
-        ? error
-        : new UnderstudyError(ErrorCode.Unavailable, 'publishing captured calls failed', {
-            cause: error,
-          });
-    } finally {
-      clearTimeout(timer);
+      admission.release();
+      throw error;
     }
+    const result = await this.edge.export(signal, admission, body, encoding);
+    this.reply(response, 200, encoding, encodeExportResponse(signal, encoding, result));
+    return { status: 200, outcome: outcomeOf(result) };
   }
 
   private fail(
@@ -210,16 +171,30 @@ export class OtlpHttpHandler {
     response: ServerResponse,
     encoding: Encoding,
     error: UnderstudyError,
-  ): number {
+  ): Answer {
     const status = httpStatusOf(error.code);
-    if (error.code === ErrorCode.Unavailable) {
-      response.setHeader('retry-after', String(retryAfterSeconds));
-    }
+    const retryAfter = retryAfterOf(error);
+    if (retryAfter !== undefined) response.setHeader('retry-after', String(retryAfter));
     // The body of a refused request is left unread: closing the connection discards it.
     if (!request.readableEnded) response.setHeader('connection', 'close');
     const message =
       status >= 500 && error.code !== ErrorCode.Unavailable ? 'internal error' : error.message;
-    return this.reply(response, status, encoding, encodeStatus(encoding, error.code, message));
+    this.reply(response, status, encoding, encodeStatus(encoding, error.code, message, retryAfter));
+    return { status, outcome: error.code };
+  }
+
+  /** A refusal HTTP states with a status of its own (405, 415) rather than the code's. */
+  private refuse(
+    request: IncomingMessage,
+    response: ServerResponse,
+    encoding: Encoding,
+    status: number,
+    code: ErrorCode,
+    message: string,
+  ): Answer {
+    if (!request.readableEnded) response.setHeader('connection', 'close');
+    this.reply(response, status, encoding, encodeStatus(encoding, code, message));
+    return { status, outcome: code };
   }
 
   private reply(
@@ -227,12 +202,11 @@ export class OtlpHttpHandler {
     status: number,
     encoding: Encoding,
     body: Uint8Array,
-  ): number {
+  ): void {
     response.writeHead(status, {
       'content-type': contentTypes[encoding],
       'content-length': body.byteLength,
     });
     response.end(body);
-    return status;
   }
 }

@@ -12,6 +12,7 @@ import {
 import { UnderstudyError } from '@understudy/errors';
 import { derivedUuid, eventMeta, topics, type Messaging } from '@understudy/messaging';
 import type { ObjectStore } from '@understudy/storage';
+import { contentOf, type ContentKeyring } from '@understudy/tenancy';
 import { silentLogger, type Logger } from '@understudy/telemetry';
 import { datasetFiles, type DatasetFile } from './files.js';
 import { planDataset, type BuildPolicy, type DatasetPlan, type TaskMembers } from './plan.js';
@@ -25,6 +26,8 @@ export interface DatasetBuilderOptions {
   readonly producer: string;
   /** E.g. `dataset-builder@0.1.0`. */
   readonly builderVersion: string;
+  /** Opens encrypted content; without it, calls with encrypted content are refused. */
+  readonly keyring?: ContentKeyring | undefined;
   readonly logger?: Logger;
   readonly now?: () => Date;
 }
@@ -53,8 +56,13 @@ export class DatasetBuilder {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** Keeps a captured call and builds the datasets that it completes. */
+  /**
+   * Keeps a captured call and builds the datasets that it completes. Content that cannot be read
+   * fails here, non-retryably, so the consumer dead-letters the call until its keys are there;
+   * a readable call is kept as it came, encrypted or not, and opened only to build.
+   */
   async addCall(call: LlmCall, causationId: string): Promise<void> {
+    contentOf(call, this.options.keyring);
     await this.dependencies.store.saveCall(call);
     const tasks = await this.dependencies.store.tasksWithMember(call.tenantId, call.callId);
     for (const task of tasks) await this.consider(task, causationId);
@@ -80,7 +88,7 @@ export class DatasetBuilder {
     requestId?: string,
   ): Promise<BuildRecord | undefined> {
     const calls = await this.dependencies.store.calls(task.tenantId, task.memberCallIds);
-    const plan = planDataset(task, calls, policy);
+    const plan = planDataset(task, calls, policy, this.options.keyring);
     if (plan === undefined) return undefined;
     const claimed = await this.dependencies.store.claimBuild({
       datasetId: plan.datasetId,

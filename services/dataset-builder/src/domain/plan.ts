@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { LlmCall } from '@understudy/contracts';
+import type { ContentKeyring } from '@understudy/tenancy';
 import { exclusionReasons, renderCall, type ChatExample, type ExclusionReason } from './render.js';
 import { nearDuplicateKey, splitExamples } from './split.js';
 
@@ -47,12 +48,14 @@ export interface DatasetPlan {
 
 /**
  * The dataset a task's members make, or undefined while fewer than `minCalls` of them are usable.
- * `calls` holds the captured calls by id; members not in it have not been captured (yet).
+ * `calls` holds the captured calls by id; members not in it have not been captured (yet). The
+ * keyring opens encrypted content.
  */
 export function planDataset(
   task: TaskMembers,
   calls: ReadonlyMap<string, LlmCall>,
   policy: BuildPolicy,
+  keyring?: ContentKeyring,
 ): DatasetPlan | undefined {
   const members = [...new Set(task.memberCallIds)].sort();
   const excluded = Object.fromEntries(exclusionReasons.map((reason) => [reason, 0])) as Record<
@@ -66,7 +69,7 @@ export function planDataset(
       excluded.not_captured += 1;
       continue;
     }
-    const rendered = renderCall(call);
+    const rendered = renderCall(call, keyring);
     if (!rendered.ok) {
       excluded[rendered.reason] += 1;
       continue;

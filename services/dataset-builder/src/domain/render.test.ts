@@ -1,7 +1,15 @@
 import { create } from '@bufbuild/protobuf';
 import { CallStatusCode, LlmCallSchema, Role, type LlmCall } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
-import { callWith, chatCall, text, toolCall, toolResult } from '../testing/calls.js';
+import {
+  callWith,
+  chatCall,
+  encrypted,
+  testKeyring,
+  text,
+  toolCall,
+  toolResult,
+} from '../testing/calls.js';
 import { renderCall } from './render.js';
 
 /** An agent turn with tools: the model asked for a tool, got its result, and answers with another call. */
@@ -185,5 +193,17 @@ describe('renderCall', () => {
         }),
       ),
     ).toBe('unsupported_content');
+  });
+
+  it('renders encrypted content opened with the keyring exactly as the plain content', () => {
+    const { keyring } = testKeyring('acme');
+    expect(renderCall(encrypted(agentCall, keyring), keyring)).toEqual(renderCall(agentCall));
+    // Without its key (none configured, or removed from the file since), the call is left out.
+    const sealed = encrypted(agentCall, keyring);
+    expect(renderCall(sealed)).toEqual({ ok: false, reason: 'encrypted' });
+    expect(renderCall(sealed, testKeyring('globex').keyring)).toEqual({
+      ok: false,
+      reason: 'encrypted',
+    });
   });
 });

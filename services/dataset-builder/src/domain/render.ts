@@ -2,11 +2,14 @@ import type { JsonObject } from '@bufbuild/protobuf';
 import {
   CallStatusCode,
   Role,
+  type CallContent,
   type ChatMessage as CallMessage,
   type LlmCall,
   type MessagePart,
   type ToolDefinition,
 } from '@understudy/contracts';
+import { UnderstudyError } from '@understudy/errors';
+import { contentOf, type ContentKeyring } from '@understudy/tenancy';
 
 /** One row of OpenAI's chat fine-tuning format. */
 export interface ChatExample {
@@ -36,7 +39,10 @@ export interface ChatTool {
   };
 }
 
-/** Why a call cannot become an example; the manifest counts each. */
+/**
+ * Why a call cannot become an example; the manifest counts each. `encrypted`: content that the
+ * builder's keys do not open (no keys configured, or the key was removed from the keys file).
+ */
 export const exclusionReasons = [
   'not_captured',
   'no_content',
@@ -56,15 +62,20 @@ class Unsupported extends Error {}
 /**
  * A captured call as a training example: system instructions and input messages as the prompt,
  * the first choice as the final assistant message (the teacher's answer), and the offered tools.
+ * Encrypted content is opened with the keyring, in memory.
  */
-export function renderCall(call: LlmCall): Rendered {
+export function renderCall(call: LlmCall, keyring?: ContentKeyring): Rendered {
   if (call.status?.code === CallStatusCode.ERROR) return { ok: false, reason: 'error' };
-  const { content } = call;
-  if (content.case === 'encryptedContent') return { ok: false, reason: 'encrypted' };
-  if (!call.contentCaptured || content.case !== 'plainContent') {
-    return { ok: false, reason: 'no_content' };
+  let content: CallContent | undefined;
+  try {
+    content = contentOf(call, keyring);
+  } catch (error) {
+    // Keys dropped from the file make what they sealed unreadable on purpose: leave it out.
+    if (error instanceof UnderstudyError) return { ok: false, reason: 'encrypted' };
+    throw error;
   }
-  const { systemInstructions, inputMessages, outputMessages, toolDefinitions } = content.value;
+  if (!call.contentCaptured || content === undefined) return { ok: false, reason: 'no_content' };
+  const { systemInstructions, inputMessages, outputMessages, toolDefinitions } = content;
   const answer = outputMessages[0];
   if (answer === undefined || !isAssistant(answer)) return { ok: false, reason: 'no_output' };
   try {

@@ -1,5 +1,6 @@
+import { ErrorCode } from '@understudy/errors';
 import { describe, expect, it } from 'vitest';
-import { llmCall } from '../testing/calls.js';
+import { encrypted, llmCall, testKeyring } from '../testing/calls.js';
 import { CallEmbedder } from './call-embedder.js';
 import { dot } from './featurizer.js';
 
@@ -46,5 +47,26 @@ describe('CallEmbedder', () => {
     expect(derive.derive(llmCall({ user: 'same prompt' })).embedding?.values).toEqual(
       first.embedding?.values,
     );
+  });
+
+  it('derives from encrypted content exactly what it derives from the plain content', () => {
+    const { keyring } = testKeyring('tenant-a');
+    const call = llmCall({ system: 'Triage ticket 12.', user: 'Printer on fire', tools: ['page'] });
+    const plain = embedder().derive(call);
+    const opened = new CallEmbedder({ dimension: 128, seed: 7, cacheSize: 2 }, keyring).derive(
+      encrypted(call, keyring),
+    );
+    expect(opened.contentHash).toBe(plain.contentHash);
+    expect(opened.embedding?.values).toEqual(plain.embedding?.values);
+    expect(opened.signature.digest).toBe(plain.signature.digest);
+    expect(opened.signature.toolNames).toEqual(['page']);
+  });
+
+  it('refuses encrypted content without a keyring instead of deriving a wrong signature', () => {
+    const call = encrypted(llmCall({ user: 'Printer on fire' }), testKeyring('tenant-a').keyring);
+    expect(() => embedder().derive(call)).toThrow(
+      expect.objectContaining({ code: ErrorCode.FailedPrecondition, retryable: false }),
+    );
+    expect(() => embedder().derive(call)).toThrow(/UNDERSTUDY_CONTENT_KEYS_FILE/);
   });
 });

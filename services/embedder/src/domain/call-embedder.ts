@@ -6,6 +6,7 @@ import {
   type LlmCall,
   type StructuralSignature,
 } from '@understudy/contracts';
+import { contentOf, type ContentKeyring } from '@understudy/tenancy';
 import { varyingText } from './content.js';
 import { Featurizer, normalizeText, type FeaturizerOptions } from './featurizer.js';
 import { sha256Hex } from './hashing.js';
@@ -19,7 +20,7 @@ export interface CallEmbedderOptions extends FeaturizerOptions {
 
 export interface CallDerivation {
   readonly signature: StructuralSignature;
-  /** Absent when the call has no varying text to embed (no content, or encrypted content). */
+  /** Absent when the call has no varying text to embed. */
   readonly embedding?: Embedding;
   /** SHA-256 of the normalised text embedded; empty without an embedding. */
   readonly contentHash: string;
@@ -30,7 +31,8 @@ const backend = 'understudy-cpu';
 /**
  * Derives what the clusterer compares calls by: the structural signature of every call, and an
  * embedding of the text that varies within a task. One code path serves captured calls (Kafka)
- * and live ones (gRPC), so both land in the same space.
+ * and live ones (gRPC), so both land in the same space. Encrypted content is opened with the
+ * keyring, in memory only, so an encrypted call derives exactly what its plain twin would.
  */
 export class CallEmbedder {
   private readonly featurizer: Featurizer;
@@ -38,7 +40,11 @@ export class CallEmbedder {
   private readonly embeddings: Counter;
   private readonly duration: Histogram;
 
-  constructor(options: CallEmbedderOptions) {
+  /** Without a keyring, deriving from a call with encrypted content fails (non-retryable). */
+  constructor(
+    options: CallEmbedderOptions,
+    private readonly keyring?: ContentKeyring,
+  ) {
     this.featurizer = new Featurizer(options);
     this.cache = new LruCache(options.cacheSize);
     const meter = metrics.getMeter('understudy.embedder');
@@ -58,9 +64,9 @@ export class CallEmbedder {
 
   derive(call: LlmCall): CallDerivation {
     const started = performance.now();
-    const signature = structuralSignature(call);
-    const text =
-      call.content.case === 'plainContent' ? normalizeText(varyingText(call.content.value)) : '';
+    const content = contentOf(call, this.keyring);
+    const signature = structuralSignature(call, content);
+    const text = content === undefined ? '' : normalizeText(varyingText(content));
     if (text === '') {
       this.duration.record((performance.now() - started) / 1000);
       return { signature, contentHash: '' };

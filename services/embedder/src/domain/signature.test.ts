@@ -1,8 +1,11 @@
 import { create } from '@bufbuild/protobuf';
-import { RequestParametersSchema, ResponseFormatType } from '@understudy/contracts';
+import { RequestParametersSchema, ResponseFormatType, type LlmCall } from '@understudy/contracts';
+import { contentOf } from '@understudy/tenancy';
 import { describe, expect, it } from 'vitest';
 import { llmCall } from '../testing/calls.js';
 import { maskVariables, signatureVersion, structuralSignature } from './signature.js';
+
+const signatureOf = (call: LlmCall) => structuralSignature(call, contentOf(call));
 
 describe('maskVariables', () => {
   it('masks numbers, ids, quoted values, emails and UUIDs, keeping the template', () => {
@@ -32,8 +35,8 @@ describe('structuralSignature', () => {
   };
 
   it('is equal for calls of one template whatever their variable text', () => {
-    const a = structuralSignature(llmCall(base));
-    const b = structuralSignature(
+    const a = signatureOf(llmCall(base));
+    const b = signatureOf(
       llmCall({ ...base, system: 'You classify ticket 9 for customer "Globex".', user: 'Hi' }),
     );
     expect(a.digest).toMatch(/^[0-9a-f]{64}$/);
@@ -46,14 +49,14 @@ describe('structuralSignature', () => {
   });
 
   it('differs by template, agent, tools and response schema', () => {
-    const digest = structuralSignature(llmCall(base)).digest;
+    const digest = signatureOf(llmCall(base)).digest;
     const variants = [
       llmCall({ ...base, system: 'You summarise ticket 481.' }),
       llmCall({ ...base, agent: 'billing' }),
       llmCall({ ...base, tools: ['search'] }),
     ];
     for (const variant of variants) {
-      expect(structuralSignature(variant).digest).not.toBe(digest);
+      expect(signatureOf(variant).digest).not.toBe(digest);
     }
     const withSchema = (schema: Record<string, string>) => {
       const call = llmCall(base);
@@ -64,7 +67,7 @@ describe('structuralSignature', () => {
           jsonSchema: schema,
         },
       });
-      return structuralSignature(call);
+      return signatureOf(call);
     };
     const a = withSchema({ type: 'object', title: 'a' });
     expect(a.responseSchemaHash).toMatch(/^[0-9a-f]{64}$/);
@@ -73,7 +76,7 @@ describe('structuralSignature', () => {
   });
 
   it('signs calls without content by their context alone', () => {
-    const signature = structuralSignature(llmCall({}));
+    const signature = signatureOf(llmCall({}));
     expect(signature.systemTemplateHash).toBe('');
     expect(signature.toolNames).toEqual([]);
     expect(signature.digest).toMatch(/^[0-9a-f]{64}$/);

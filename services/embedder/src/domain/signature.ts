@@ -2,6 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import {
   ResponseFormatType,
   StructuralSignatureSchema,
+  type CallContent,
   type LlmCall,
   type StructuralSignature,
 } from '@understudy/contracts';
@@ -36,11 +37,14 @@ export function maskVariables(text: string): string {
 /**
  * The call's shape: where in the agent it was made, what operation, which template, which
  * tools, which output format. The agent falls back to the calling service's name, so that two
- * services using one template do not share a signature.
+ * services using one template do not share a signature. `content` is the call's content, opened
+ * when it travelled encrypted.
  */
-export function structuralSignature(call: LlmCall): StructuralSignature {
+export function structuralSignature(
+  call: LlmCall,
+  content: CallContent | undefined,
+): StructuralSignature {
   const context = call.context;
-  const content = call.content.case === 'plainContent' ? call.content.value : undefined;
   const system = content === undefined ? '' : maskVariables(systemText(content));
   const format = call.parameters?.responseFormat;
   const fields = {

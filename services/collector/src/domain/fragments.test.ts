@@ -1,29 +1,64 @@
 import { createHash } from 'node:crypto';
+import { create } from '@bufbuild/protobuf';
 import {
   CallStatusCode,
+  ContentEventKind,
   FinishReason,
   Modality,
   Operation,
   Role,
   SourceFormat,
+  StepKind,
+  otlpLogsService,
   otlpTrace,
+  type CaptureFragment,
   type LlmCall,
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
-import { chatSpan, exportRequest, span, type ExportInit } from '../testing/otlp-requests.js';
-import { captureCalls } from './capture.js';
+import {
+  chatSpan,
+  exportRequest,
+  keyValues,
+  span,
+  type ExportInit,
+} from '../testing/otlp-requests.js';
+import {
+  logFragments,
+  traceFragments,
+  type ContentGuard,
+  type FragmentOptions,
+} from './fragments.js';
 
-const options = {
-  tenantId: 'acme',
-  producer: 'collector',
-  traceParent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-  newEventId: () => 'event-1',
+/** Records what the guard was shown; redaction and encryption have their own tests. */
+const guarded: string[] = [];
+const guard: ContentGuard = {
+  call: (call) => guarded.push(`call ${call.spanId}`),
+  step: (_step, tenantId) => guarded.push(`step ${tenantId}`),
+  event: (_event, tenantId, callId) => guarded.push(`event ${tenantId} ${callId}`),
 };
 
+const options: FragmentOptions = {
+  tenantId: 'acme',
+  producer: 'collector',
+  mapContext: {
+    blob: (bytes, mimeType) => ({
+      bucket: 'understudy',
+      key: `blobs/acme/${String(bytes.byteLength)}`,
+      mediaType: mimeType,
+    }),
+  },
+  guard,
+};
+
+const calls = (fragments: readonly CaptureFragment[]) =>
+  fragments.flatMap((fragment) =>
+    fragment.kind.case === 'call' && fragment.kind.value.call ? [fragment.kind.value.call] : [],
+  );
+
 function captureOne(s: otlpTrace.Span, init?: ExportInit): LlmCall {
-  const { events } = captureCalls(exportRequest([s], init), options);
-  expect(events).toHaveLength(1);
-  const call = events[0]?.call;
+  const found = calls(traceFragments(exportRequest([s], init), options).fragments);
+  expect(found).toHaveLength(1);
+  const call = found[0];
   if (call === undefined) throw new Error('no call');
   return call;
 }
@@ -32,21 +67,25 @@ const traceId = Buffer.from('0af7651916cd43dd8448eb211c80319c', 'hex');
 const spanId = Buffer.from('b7ad6b7169203331', 'hex');
 const parentSpanId = Buffer.from('00f067aa0ba902b7', 'hex');
 
-describe('captureCalls', () => {
+describe('traceFragments', () => {
   it('fills the envelope and the format-independent fields', () => {
-    const { events } = captureCalls(
+    const { fragments } = traceFragments(
       exportRequest([chatSpan({ traceId, spanId, parentSpanId })]),
       options,
     );
-    const event = events[0];
-    expect(event?.meta).toMatchObject({
-      eventId: 'event-1',
-      tenantId: 'acme',
-      producer: 'collector',
-      traceParent: options.traceParent,
-      occurredAt: { seconds: 1_750_000_001n, nanos: 500_000_000 },
+    const fragment = fragments[0];
+    expect(fragment).toMatchObject({
+      meta: {
+        tenantId: 'acme',
+        producer: 'collector',
+        occurredAt: { seconds: 1_750_000_001n, nanos: 500_000_000 },
+      },
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      parentSpanId: '00f067aa0ba902b7',
+      kind: { case: 'call', value: { awaitsEvents: false } },
     });
-    expect(event?.call).toMatchObject({
+    expect(calls(fragments)[0]).toMatchObject({
       tenantId: 'acme',
       traceId: '0af7651916cd43dd8448eb211c80319c',
       spanId: 'b7ad6b7169203331',
@@ -57,11 +96,13 @@ describe('captureCalls', () => {
       context: {
         serviceName: 'support-agent',
         parentSpanId: '00f067aa0ba902b7',
-        ancestorSpanIds: ['00f067aa0ba902b7'],
+        // Ancestors are the joiner's to find.
+        ancestorSpanIds: [],
       },
       timing: {
         startTime: { seconds: 1_750_000_000n, nanos: 0 },
         latency: { seconds: 1n, nanos: 500_000_000 },
+        streaming: false,
       },
       status: { code: CallStatusCode.OK, errorType: '', errorMessage: '' },
       source: {
@@ -73,42 +114,47 @@ describe('captureCalls', () => {
     });
   });
 
-  it('gives the same span the same call id, and another tenant another one', () => {
-    const s = chatSpan();
-    const first = captureCalls(exportRequest([s]), options).events[0]?.call?.callId;
-    const again = captureCalls(exportRequest([s]), options).events[0]?.call?.callId;
-    const other = captureCalls(exportRequest([s]), { ...options, tenantId: 'globex' }).events[0]
-      ?.call?.callId;
-    expect(first).toMatch(/^[0-9a-f]{32}$/);
-    expect(again).toBe(first);
-    expect(other).not.toBe(first);
+  it('shows every call and step to the guard before it leaves', () => {
+    guarded.length = 0;
+    traceFragments(exportRequest([chatSpan({ spanId }), span({ name: 'GET /orders' })]), options);
+    expect(guarded).toEqual(['call b7ad6b7169203331', 'step acme']);
   });
 
-  it('counts spans that are not LLM calls and rejects spans without ids', () => {
-    const capture = captureCalls(
+  it('gives the same span the same call id, and another tenant another one', () => {
+    const s = chatSpan();
+    const callIdOf = (tenantId: string) =>
+      calls(traceFragments(exportRequest([s]), { ...options, tenantId }).fragments)[0]?.callId;
+    const first = callIdOf('acme');
+    expect(first).toMatch(/^[0-9a-f]{32}$/);
+    expect(callIdOf('acme')).toBe(first);
+    expect(callIdOf('globex')).not.toBe(first);
+  });
+
+  it('keeps every other span as a step or a bare link, and rejects spans without ids', () => {
+    const { fragments, ignored, rejected, rejectedMessage } = traceFragments(
       exportRequest([
         chatSpan(),
         span({ name: 'GET /orders', attributes: { 'http.request.method': 'GET' } }),
-        span({ name: 'invoke_agent', attributes: { 'gen_ai.operation.name': 'invoke_agent' } }),
-        span({ name: 'execute_tool', attributes: { 'gen_ai.operation.name': 'execute_tool' } }),
         chatSpan({ traceId: new Uint8Array(), spanId: new Uint8Array() }),
       ]),
       options,
     );
-    expect(capture.events).toHaveLength(1);
-    expect(capture.ignored).toBe(3);
-    expect(capture.rejected).toBe(1);
+    expect(fragments.map((fragment) => fragment.kind.case)).toEqual(['call', 'step']);
+    expect(fragments[1]?.kind.value).toMatchObject({ kind: StepKind.UNSPECIFIED, name: '' });
+    expect(ignored).toBe(0);
+    expect(rejected).toBe(1);
+    expect(rejectedMessage).toBe('1 spans without a valid trace or span id');
   });
 
   it("captures the gateway's LLM answers but not its small models' ones", () => {
     const routed = (route: string) => chatSpan({ attributes: { 'understudy.route': route } });
-    const capture = captureCalls(
+    const capture = traceFragments(
       exportRequest(['llm', 'llm-fallback', 'slm', 'shadow'].map(routed), {
         serviceName: 'inference-gateway',
       }),
       options,
     );
-    expect(capture.events).toHaveLength(2);
+    expect(calls(capture.fragments)).toHaveLength(2);
     expect(capture.ignored).toBe(2);
   });
 
@@ -116,6 +162,54 @@ describe('captureCalls', () => {
     expect(captureOne(chatSpan(), { schemaUrl: '', scopeVersion: '2.1.0' }).source?.version).toBe(
       '2.1.0',
     );
+  });
+});
+
+describe('logFragments', () => {
+  const record = (init: { eventName?: string; body?: string; traceId?: Uint8Array }) => ({
+    timeUnixNano: 1_750_000_000_000_000_000n,
+    eventName: init.eventName ?? '',
+    traceId: init.traceId ?? traceId,
+    spanId,
+    body: { value: { case: 'stringValue' as const, value: init.body ?? '' } },
+    attributes: keyValues({ 'gen_ai.system': 'openai' }),
+  });
+  const request = (records: ReturnType<typeof record>[]) =>
+    create(otlpLogsService.ExportLogsServiceRequestSchema, {
+      resourceLogs: [{ scopeLogs: [{ logRecords: records }] }],
+    });
+  const userMessage = {
+    format: SourceFormat.OTEL_GENAI_EVENTS,
+    recognises: (source: { eventName: string }) => source.eventName === 'gen_ai.user.message',
+    map: () => ({
+      content: {
+        case: 'plainContent' as const,
+        value: { inputMessages: [{ role: Role.USER, parts: [] }] },
+      },
+    }),
+  };
+
+  it('binds each GenAI event to its call, ignores other logs, rejects events without a span', () => {
+    guarded.length = 0;
+    const { fragments, ignored, rejected } = logFragments(
+      request([
+        record({ eventName: 'gen_ai.user.message' }),
+        record({ body: 'GET /health 200' }),
+        record({ eventName: 'gen_ai.user.message', traceId: new Uint8Array() }),
+      ]),
+      { ...options, logMappers: [userMessage] },
+    );
+    expect([fragments.length, ignored, rejected]).toEqual([1, 1, 1]);
+    const callId = createHash('sha256')
+      .update('acme:0af7651916cd43dd8448eb211c80319c:b7ad6b7169203331')
+      .digest('hex')
+      .slice(0, 32);
+    expect(guarded).toEqual([`event acme ${callId}`]);
+    expect(fragments[0]).toMatchObject({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      kind: { case: 'event', value: { sequence: 0, kind: ContentEventKind.INPUT_MESSAGE } },
+    });
   });
 });
 
@@ -330,14 +424,14 @@ describe('the OTel GenAI attribute mapper (semconv ≥ 1.37)', () => {
             value: { modality: Modality.DOCUMENT, location: { case: 'fileId', value: 'file-1' } },
           },
         },
-        // The blob's bytes are not forwarded inline.
+        // The blob's bytes go to the object store; the part keeps a reference.
         {
           kind: {
             case: 'media',
             value: {
               modality: Modality.AUDIO,
               mimeType: 'audio/wav',
-              location: { case: undefined },
+              location: { case: 'object', value: { key: 'blobs/acme/4', mediaType: 'audio/wav' } },
             },
           },
         },

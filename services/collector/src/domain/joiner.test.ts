@@ -1,0 +1,300 @@
+import { create } from '@bufbuild/protobuf';
+import {
+  CallStatusCode,
+  CaptureFragmentSchema,
+  ContentEventKind,
+  LlmCallSchema,
+  Role,
+  StepKind,
+  type CaptureFragment,
+  type ContentEventFragment,
+} from '@understudy/contracts';
+import { describe, expect, it } from 'vitest';
+import { PartitionJoiner, type JoinerSettings } from './joiner.js';
+
+const traceId = '0af7651916cd43dd8448eb211c80319c';
+const settings: JoinerSettings = {
+  joinTimeoutMs: 10_000,
+  dedupWindowMs: 60_000,
+  maxHeldBytes: 1_000_000,
+  settleMs: 500,
+};
+const meta = { tenantId: 'acme', eventId: 'e' };
+
+function callFragment(
+  spanId: string,
+  parentSpanId = '',
+  init: { awaitsEvents?: boolean; failed?: boolean; choices?: number } = {},
+): CaptureFragment {
+  return create(CaptureFragmentSchema, {
+    meta,
+    traceId,
+    spanId,
+    parentSpanId,
+    kind: {
+      case: 'call',
+      value: {
+        awaitsEvents: init.awaitsEvents ?? false,
+        call: create(LlmCallSchema, {
+          tenantId: 'acme',
+          traceId,
+          spanId,
+          callId: `call-${spanId}`,
+          context: { parentSpanId },
+          ...(init.choices !== undefined && { parameters: { choiceCount: init.choices } }),
+          status: { code: init.failed ? CallStatusCode.ERROR : CallStatusCode.OK },
+        }),
+      },
+    },
+  });
+}
+
+function stepFragment(
+  spanId: string,
+  parentSpanId: string,
+  kind: StepKind,
+  name = '',
+): CaptureFragment {
+  return create(CaptureFragmentSchema, {
+    meta,
+    traceId,
+    spanId,
+    parentSpanId,
+    kind: { case: 'step', value: { kind, name } },
+  });
+}
+
+function eventFragment(
+  spanId: string,
+  output: boolean,
+  text: string,
+  choiceIndex = 0,
+): CaptureFragment {
+  const message = {
+    role: output ? Role.ASSISTANT : Role.USER,
+    parts: [{ kind: { case: 'text' as const, value: { text } } }],
+  };
+  return create(CaptureFragmentSchema, {
+    meta,
+    traceId,
+    spanId,
+    kind: {
+      case: 'event',
+      value: {
+        choiceIndex,
+        kind: output ? ContentEventKind.OUTPUT_MESSAGE : ContentEventKind.INPUT_MESSAGE,
+        content: {
+          case: 'plainContent',
+          value: output ? { outputMessages: [message] } : { inputMessages: [message] },
+        },
+      },
+    },
+  });
+}
+
+function emittedFragment(spanId: string): CaptureFragment {
+  return create(CaptureFragmentSchema, {
+    meta,
+    traceId,
+    spanId,
+    kind: { case: 'emitted', value: { callId: `call-${spanId}` } },
+  });
+}
+
+/** Feeds fragments at consecutive offsets from `start`. */
+function feed(joiner: PartitionJoiner, fragments: CaptureFragment[], now: number, start = 0n) {
+  fragments.forEach((fragment, index) => {
+    joiner.add({ fragment, offset: start + BigInt(index), size: 100 }, now);
+  });
+}
+
+const texts = (events: readonly ContentEventFragment[]) =>
+  events.map((event) =>
+    event.content.case === 'plainContent'
+      ? [...event.content.value.inputMessages, ...event.content.value.outputMessages]
+          .flatMap((m) => m.parts)
+          .map((p) => (p.kind.case === 'text' ? p.kind.value.text : ''))
+          .join()
+      : '',
+  );
+
+describe('PartitionJoiner', () => {
+  it('lets a root call with its content go at once', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(joiner, [callFragment('a1')], 0);
+    const [due] = joiner.due(0);
+    expect(due).toMatchObject({ reason: 'complete', complete: true, ancestors: [] });
+    expect(due?.call.callId).toBe('call-a1');
+  });
+
+  it('holds a call until its ancestors up to the root arrive, through spans no format knows', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(joiner, [callFragment('c1', 'l1')], 0);
+    expect(joiner.due(1)).toEqual([]);
+    feed(joiner, [stepFragment('l1', 'a1', StepKind.UNSPECIFIED)], 2, 1n);
+    expect(joiner.due(3)).toEqual([]);
+    feed(
+      joiner,
+      [
+        stepFragment('a1', 'w1', StepKind.AGENT, 'triage'),
+        stepFragment('w1', '', StepKind.WORKFLOW, 'support'),
+      ],
+      4,
+      2n,
+    );
+    const [due] = joiner.due(5);
+    expect(due?.reason).toBe('complete');
+    expect(due?.ancestors.map((a) => [a.spanId, a.step?.name])).toEqual([
+      ['l1', ''],
+      ['a1', 'triage'],
+      ['w1', 'support'],
+    ]);
+  });
+
+  it('lets a call go with the ancestors it has once its wait times out', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(
+      joiner,
+      [callFragment('c1', 'a1'), stepFragment('a1', 'remote', StepKind.AGENT, 'triage')],
+      0,
+    );
+    expect(joiner.due(settings.joinTimeoutMs - 1)).toEqual([]);
+    const [due] = joiner.due(settings.joinTimeoutMs);
+    expect(due).toMatchObject({ reason: 'timeout', complete: false });
+    expect(due?.ancestors.map((a) => a.spanId)).toEqual(['a1']);
+  });
+
+  it('joins content events that arrive before and after their span', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(joiner, [eventFragment('c1', false, 'hello')], 0);
+    feed(joiner, [callFragment('c1', '', { awaitsEvents: true })], 1, 1n);
+    expect(joiner.due(2)).toEqual([]);
+    feed(joiner, [eventFragment('c1', true, 'hi there')], 3, 2n);
+    const [due] = joiner.due(4);
+    expect(due?.reason).toBe('complete');
+    expect(texts(due?.events ?? [])).toEqual(['hello', 'hi there']);
+  });
+
+  it('waits for one output event per requested choice', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(
+      joiner,
+      [
+        callFragment('c1', '', { awaitsEvents: true, choices: 2 }),
+        eventFragment('c1', true, 'one', 0),
+      ],
+      0,
+    );
+    expect(joiner.due(1)).toEqual([]);
+    feed(joiner, [eventFragment('c1', true, 'two', 1)], 2, 2n);
+    expect(joiner.due(3)).toHaveLength(1);
+  });
+
+  it('lets a failed call go once its input events settle, without waiting for a choice', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(
+      joiner,
+      [
+        callFragment('c1', '', { awaitsEvents: true, failed: true }),
+        eventFragment('c1', false, 'hello'),
+      ],
+      0,
+    );
+    expect(joiner.due(settings.settleMs - 1)).toEqual([]);
+    expect(joiner.due(settings.settleMs)[0]?.reason).toBe('complete');
+  });
+
+  it('emits a call whose events never come without them when its wait times out', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(joiner, [callFragment('c1', '', { awaitsEvents: true })], 0);
+    const [due] = joiner.due(settings.joinTimeoutMs);
+    expect(due).toMatchObject({ reason: 'timeout', events: [] });
+  });
+
+  it('takes a span exported twice once, before and after it was emitted', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(joiner, [callFragment('c1'), callFragment('c1')], 0);
+    const due = joiner.due(0);
+    expect(due).toHaveLength(1);
+    joiner.emitted(
+      due.map((pieces) => pieces.call),
+      0,
+    );
+    feed(joiner, [callFragment('c1'), eventFragment('c1', true, 'late')], 1, 2n);
+    expect(joiner.due(2)).toEqual([]);
+    expect(joiner.waitingCalls).toBe(0);
+  });
+
+  it('does not join again a call whose emitted marker it replays', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(
+      joiner,
+      [
+        callFragment('c1', 'a1'),
+        stepFragment('a1', '', StepKind.AGENT, 'x'),
+        emittedFragment('c1'),
+      ],
+      0,
+    );
+    expect(joiner.due(0)).toEqual([]);
+    expect(joiner.waitingCalls).toBe(0);
+    // Nor is a copy exported again after the marker.
+    const replayed = new PartitionJoiner(settings);
+    feed(replayed, [emittedFragment('c1'), callFragment('c1')], 0);
+    expect(replayed.due(0)).toEqual([]);
+  });
+
+  it('keeps the offset of the first fragment still needed uncommitted', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(joiner, [callFragment('c1'), callFragment('c2', 'missing')], 0, 10n);
+    expect(joiner.commitOffset(0)).toBe(10n);
+    const first = joiner.due(0).filter((pieces) => pieces.call.spanId === 'c1');
+    joiner.emitted(
+      first.map((pieces) => pieces.call),
+      0,
+    );
+    expect(joiner.commitOffset(0)).toBe(11n);
+    const rest = joiner.due(settings.joinTimeoutMs);
+    joiner.emitted(
+      rest.map((pieces) => pieces.call),
+      settings.joinTimeoutMs,
+    );
+    expect(joiner.commitOffset(settings.joinTimeoutMs)).toBe(12n);
+  });
+
+  it('holds emitted markers for the dedup window, and steps for the join timeout', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(joiner, [emittedFragment('c1'), stepFragment('s1', '', StepKind.AGENT)], 0, 5n);
+    expect(joiner.commitOffset(settings.joinTimeoutMs)).toBe(5n);
+    expect(joiner.commitOffset(settings.dedupWindowMs)).toBe(7n);
+  });
+
+  it('forgets orphan events after the join timeout', () => {
+    const joiner = new PartitionJoiner(settings);
+    feed(joiner, [eventFragment('c1', false, 'hello')], 0);
+    expect(joiner.bytesHeld).toBe(100);
+    expect(joiner.commitOffset(settings.joinTimeoutMs)).toBe(1n);
+    expect(joiner.bytesHeld).toBe(0);
+    feed(joiner, [callFragment('c1', '', { awaitsEvents: true })], settings.joinTimeoutMs, 1n);
+    expect(joiner.due(2 * settings.joinTimeoutMs)[0]?.events).toEqual([]);
+  });
+
+  it('sheds the oldest waiting calls when it holds too much', () => {
+    const joiner = new PartitionJoiner({ ...settings, maxHeldBytes: 250 });
+    feed(
+      joiner,
+      [
+        callFragment('c1', 'x'),
+        callFragment('c2', 'x'),
+        callFragment('c3', 'x'),
+        callFragment('c4', 'x'),
+      ],
+      0,
+    );
+    const due = joiner.due(0);
+    expect(due.map((pieces) => [pieces.call.spanId, pieces.reason])).toEqual([
+      ['c1', 'shed'],
+      ['c2', 'shed'],
+    ]);
+  });
+});

@@ -1,0 +1,484 @@
+import { readFileSync } from 'node:fs';
+import { create } from '@bufbuild/protobuf';
+import {
+  ContentEventFragmentSchema,
+  FinishReason,
+  LlmCallSchema,
+  Operation,
+  Role,
+  StepKind,
+  otlpTrace,
+  type ContentEventFragment,
+  type LlmCall,
+  type otlpLogsService,
+  type otlpTraceService,
+} from '@understudy/contracts';
+import { describe, expect, it } from 'vitest';
+import { answers, responseModel } from '../../testing/fake-openai.js';
+import { attributesOf, text } from '../attributes.js';
+import { decodeLogsRequest, decodeTraceRequest } from '../otlp-codec.js';
+import { genAiAttributes } from './genai-attributes.js';
+import { genAiEvents } from './genai-events.js';
+import { logMappers, spanMappers } from './index.js';
+import type { MapContext, MappedCall, MappedStep, SourceSpan, SpanMapper } from './mapper.js';
+import { vercelAi } from './vercel-ai.js';
+
+/**
+ * What the mappers make of the fixtures recorded from the real libraries
+ * (src/testing/fixtures): one trace per scenario, every span and log record of it mapped as the
+ * collector maps them.
+ */
+
+type Scenario = 'chat' | 'tools' | 'stream' | 'json' | 'error' | 'capture-off';
+
+const fixtures = new URL('../../testing/fixtures/', import.meta.url);
+const read = (file: string) => readFileSync(new URL(file, fixtures));
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+const context: MapContext = {
+  blob: () => {
+    throw new Error('the recorded scenarios send no media');
+  },
+};
+
+interface Call {
+  readonly mapper: SpanMapper;
+  readonly mapped: MappedCall;
+  readonly call: LlmCall;
+  readonly start: bigint;
+}
+
+interface Trace {
+  readonly spans: SourceSpan[];
+  /** The call spans, in the order they started. */
+  readonly calls: Call[];
+  /** What each other span says, by span name. */
+  readonly steps: Record<string, MappedStep | undefined>;
+  /** The content events, in the order they were recorded. */
+  readonly events: ContentEventFragment[];
+}
+
+function sourceSpans(request: otlpTraceService.ExportTraceServiceRequest, traceId: string) {
+  return request.resourceSpans.flatMap((resourceSpans) =>
+    resourceSpans.scopeSpans.flatMap((scopeSpans) =>
+      scopeSpans.spans
+        .filter((span) => hex(span.traceId) === traceId)
+        .map((span): SourceSpan => ({
+          span,
+          attributes: attributesOf(span.attributes),
+          resource: attributesOf(resourceSpans.resource?.attributes ?? []),
+          scopeName: scopeSpans.scope?.name ?? '',
+          scopeVersion: scopeSpans.scope?.version ?? '',
+          schemaUrl: scopeSpans.schemaUrl || resourceSpans.schemaUrl,
+        })),
+    ),
+  );
+}
+
+function contentEvents(request: otlpLogsService.ExportLogsServiceRequest, traceId: string) {
+  return request.resourceLogs.flatMap((resourceLogs) =>
+    resourceLogs.scopeLogs.flatMap((scopeLogs) =>
+      scopeLogs.logRecords
+        .filter((record) => hex(record.traceId) === traceId)
+        .flatMap((record) => {
+          const attributes = attributesOf(record.attributes);
+          const source = {
+            record,
+            attributes,
+            resource: attributesOf(resourceLogs.resource?.attributes ?? []),
+            scopeName: scopeLogs.scope?.name ?? '',
+            scopeVersion: scopeLogs.scope?.version ?? '',
+            schemaUrl: scopeLogs.schemaUrl || resourceLogs.schemaUrl,
+            eventName: record.eventName || (text(attributes['event.name']) ?? ''),
+          };
+          const mapper = logMappers.find((candidate) => candidate.recognises(source));
+          return mapper ? [create(ContentEventFragmentSchema, mapper.map(source, context))] : [];
+        }),
+    ),
+  );
+}
+
+function fixture(name: string, { logs = false } = {}) {
+  const scenarios = JSON.parse(read(`${name}.scenarios.json`).toString()) as Record<
+    Scenario,
+    string
+  >;
+  const traces = decodeTraceRequest(read(`${name}.traces.json`), 'json');
+  const logRecords = logs ? decodeLogsRequest(read(`${name}.logs.json`), 'json') : undefined;
+  return (scenario: Scenario): Trace => {
+    const traceId = scenarios[scenario];
+    const spans = sourceSpans(traces, traceId);
+    const calls: Call[] = [];
+    const steps: Record<string, MappedStep | undefined> = {};
+    for (const source of spans) {
+      const mapper = spanMappers.find((candidate) => candidate.recognises(source));
+      if (mapper === undefined) {
+        const answer = spanMappers.map((candidate) => candidate.step?.(source));
+        steps[source.span.name] = answer.find((step) => step !== undefined);
+        continue;
+      }
+      const mapped = mapper.map(source, context);
+      const call = create(LlmCallSchema, { ...mapped.call, context: mapped.context });
+      calls.push({ mapper, mapped, call, start: source.span.startTimeUnixNano });
+    }
+    calls.sort((a, b) => Number(a.start - b.start));
+    const events = logRecords ? contentEvents(logRecords, traceId) : [];
+    return { spans, calls, steps, events };
+  };
+}
+
+function only<T>(items: readonly T[]): T {
+  expect(items).toHaveLength(1);
+  return items[0] as T;
+}
+
+const textPart = (value: string) => ({ kind: { case: 'text', value: { text: value } } });
+const model = 'gpt-4o-mini';
+const system = 'You are a concise travel assistant.';
+const weatherReport = '{"temperature_c":12,"conditions":"cloudy"}';
+const { toolCall } = answers.toolCall;
+const toolCallPart = { kind: { case: 'toolCall', value: toolCall } };
+const toolResultPart = {
+  kind: { case: 'toolCallResponse', value: { id: toolCall.id, response: weatherReport } },
+};
+const chatParameters = {
+  temperature: 0.2,
+  topP: 0.9,
+  maxTokens: 64,
+  stopSequences: ['END'],
+  presencePenalty: 0.1,
+  frequencyPenalty: 0.2,
+};
+const weatherTool = {
+  type: 'function',
+  name: 'get_weather',
+  description: 'Current weather for a city.',
+  parameters: {
+    type: 'object',
+    properties: { city: { type: 'string', description: 'City name' } },
+    required: ['city'],
+  },
+};
+
+describe('@opentelemetry/instrumentation-openai 0.22.0 (semconv 1.36, log events)', () => {
+  const trace = fixture('opentelemetry-instrumentation-openai@0.22.0', { logs: true });
+
+  it('chat: the span holds the call, its log events the content', () => {
+    const { calls, steps, events } = trace('chat');
+    const { mapper, mapped, call } = only(calls);
+    expect(mapper).toBe(genAiEvents);
+    expect(mapped.awaitsEvents).toBe(true);
+    expect(mapped.streaming).toBeUndefined();
+    expect(call).toMatchObject({
+      operation: Operation.CHAT,
+      provider: 'openai',
+      requestModel: model,
+      responseModel: responseModel(model),
+      responseId: 'chatcmpl-518bc2b40a6dfc459a99c85a',
+      parameters: chatParameters,
+      finishReasons: [FinishReason.STOP],
+      usage: { inputTokens: 24, outputTokens: 8 },
+      contentCaptured: false,
+    });
+    expect(events.map((event) => [event.choiceIndex, event.content.value])).toMatchObject([
+      [0, { inputMessages: [{ role: Role.SYSTEM, parts: [textPart(system)] }] }],
+      [
+        0,
+        {
+          inputMessages: [{ role: Role.USER, parts: [textPart('What is the capital of Norway?')] }],
+        },
+      ],
+      [
+        0,
+        {
+          outputMessages: [
+            {
+              role: Role.ASSISTANT,
+              finishReason: FinishReason.STOP,
+              parts: [textPart(answers.text.content)],
+            },
+          ],
+        },
+      ],
+    ]);
+    expect(steps['invoke_agent travel-agent']).toEqual({
+      kind: StepKind.AGENT,
+      name: 'travel-agent',
+      agentId: 'agent-travel-1',
+      conversationId: 'conversation-chat',
+      toolCallId: '',
+    });
+  });
+
+  it('tools: the tool call, its execution, and the call that reads its result', () => {
+    const { calls, steps, events } = trace('tools');
+    const [first, second] = calls;
+    expect(calls).toHaveLength(2);
+    expect(first?.call).toMatchObject({
+      finishReasons: [FinishReason.TOOL_CALLS],
+      usage: { inputTokens: 52, outputTokens: 17 },
+    });
+    expect(second?.call).toMatchObject({
+      finishReasons: [FinishReason.STOP],
+      usage: { inputTokens: 81, outputTokens: 12 },
+    });
+    expect(events.map((event) => event.content.value)).toMatchObject([
+      { inputMessages: [{ role: Role.USER }] },
+      { outputMessages: [{ finishReason: FinishReason.TOOL_CALLS, parts: [toolCallPart] }] },
+      { inputMessages: [{ role: Role.USER }] },
+      { inputMessages: [{ role: Role.ASSISTANT, parts: [toolCallPart] }] },
+      { inputMessages: [{ role: Role.TOOL, parts: [toolResultPart] }] },
+      { outputMessages: [{ parts: [textPart(answers.afterTool.content)] }] },
+    ]);
+    expect(steps['execute_tool get_weather']).toMatchObject({
+      kind: StepKind.TOOL,
+      name: 'get_weather',
+      toolCallId: toolCall.id,
+    });
+  });
+
+  it('stream and json: the same call shape, nothing says the call streamed', () => {
+    const stream = only(trace('stream').calls);
+    expect(stream.mapped.streaming).toBeUndefined();
+    expect(stream.call.usage).toMatchObject({ inputTokens: 24, outputTokens: 8 });
+    expect(trace('json').events.at(-1)?.content.value).toMatchObject({
+      outputMessages: [{ parts: [textPart(answers.json.content)] }],
+    });
+  });
+
+  it('error: the failed call is mapped, and its only event is the question', () => {
+    const { calls, events } = trace('error');
+    const { mapped, call } = only(calls);
+    expect(mapped.awaitsEvents).toBe(true);
+    expect(call).toMatchObject({ requestModel: 'fail-500', finishReasons: [], usage: {} });
+    expect(events.map((event) => event.content.value)).toMatchObject([
+      { inputMessages: [{ role: Role.USER, parts: [textPart('This call fails.')] }] },
+    ]);
+  });
+
+  it('capture off: the events still come, as messages without parts', () => {
+    const { events } = trace('capture-off');
+    expect(events.map((event) => event.content.value)).toMatchObject([
+      { inputMessages: [{ role: Role.SYSTEM, parts: [] }] },
+      { inputMessages: [{ role: Role.USER, parts: [] }] },
+      { outputMessages: [{ role: Role.ASSISTANT, finishReason: FinishReason.STOP, parts: [] }] },
+    ]);
+  });
+});
+
+describe('Vercel AI SDK 6.0.325 (ai.* spans)', () => {
+  const trace = fixture('ai@6.0.325');
+  const metadata = (scenario: Scenario) => ({
+    conversationId: `conversation-${scenario}`,
+    attributes: { conversationId: `conversation-${scenario}`, userTier: 'pro' },
+  });
+
+  it('chat: every setting, the prompt, the answer, the function as agent', () => {
+    const { calls, steps } = trace('chat');
+    const { mapper, mapped, call } = only(calls);
+    expect(mapper).toBe(vercelAi);
+    expect(mapped.streaming).toBeUndefined();
+    expect(call).toMatchObject({
+      operation: Operation.CHAT,
+      provider: 'openai',
+      requestModel: model,
+      responseModel: responseModel(model),
+      responseId: 'chatcmpl-27ee126035ef9b8f1572015a',
+      parameters: { ...chatParameters, seed: 42n, toolChoice: '' },
+      finishReasons: [FinishReason.STOP],
+      usage: { inputTokens: 24, outputTokens: 8, cachedInputTokens: 0, reasoningTokens: 0 },
+      contentCaptured: true,
+      content: {
+        value: {
+          inputMessages: [
+            { role: Role.SYSTEM, parts: [textPart(system)] },
+            { role: Role.USER, parts: [textPart('What is the capital of Norway?')] },
+          ],
+          outputMessages: [
+            {
+              role: Role.ASSISTANT,
+              finishReason: FinishReason.STOP,
+              parts: [textPart(answers.text.content)],
+            },
+          ],
+          toolDefinitions: [],
+        },
+      },
+      context: metadata('chat'),
+    });
+    expect(steps['ai.generateText']).toEqual({
+      kind: StepKind.AGENT,
+      name: 'travel-agent',
+      ...metadata('chat'),
+    });
+    expect(steps['POST /api/chat']).toBeUndefined();
+  });
+
+  it('tools: two provider calls around one ai.toolCall', () => {
+    const { calls, steps } = trace('tools');
+    const [first, second] = calls;
+    expect(calls).toHaveLength(2);
+    expect(first?.call).toMatchObject({
+      parameters: { toolChoice: 'auto' },
+      finishReasons: [FinishReason.TOOL_CALLS],
+      usage: { inputTokens: 52, outputTokens: 17 },
+      content: {
+        value: {
+          outputMessages: [{ finishReason: FinishReason.TOOL_CALLS, parts: [toolCallPart] }],
+          toolDefinitions: [weatherTool],
+        },
+      },
+    });
+    expect(second?.call).toMatchObject({
+      usage: { inputTokens: 81, outputTokens: 12, cachedInputTokens: 64 },
+      content: {
+        value: {
+          inputMessages: [
+            { role: Role.USER },
+            {
+              role: Role.ASSISTANT,
+              parts: [
+                { kind: { case: 'toolCall', value: { id: toolCall.id, name: toolCall.name } } },
+              ],
+            },
+            { role: Role.TOOL, parts: [toolResultPart] },
+          ],
+          outputMessages: [{ parts: [textPart(answers.afterTool.content)] }],
+        },
+      },
+    });
+    expect(steps['ai.toolCall']).toEqual({
+      kind: StepKind.TOOL,
+      name: 'get_weather',
+      toolCallId: toolCall.id,
+      ...metadata('tools'),
+    });
+  });
+
+  it('stream: the first chunk, from ai.response.msToFirstChunk', () => {
+    const { spans, calls } = trace('stream');
+    const source = spans.find((span) => span.span.name === 'ai.streamText.doStream');
+    const { mapped, call } = only(calls);
+    const firstChunk = source?.span.events.find((event) => event.name === 'ai.stream.firstChunk');
+    const firstToken = mapped.streaming?.firstTokenUnixNano ?? 0n;
+    // The event is recorded when the attribute's milliseconds were measured.
+    expect(Math.abs(Number((firstChunk?.timeUnixNano ?? 0n) - firstToken))).toBeLessThan(1e6);
+    expect(firstToken).toBeGreaterThan(source?.span.startTimeUnixNano ?? 0n);
+    expect(call.content.value).toMatchObject({
+      outputMessages: [{ parts: [textPart(answers.text.content)] }],
+    });
+  });
+
+  it('json and error: the JSON answer; the failed call with its prompt only', () => {
+    expect(only(trace('json').calls).call.content.value).toMatchObject({
+      outputMessages: [{ parts: [textPart(answers.json.content)] }],
+    });
+    const failed = only(trace('error').calls);
+    expect(failed.call).toMatchObject({
+      requestModel: 'fail-500',
+      finishReasons: [],
+      content: {
+        value: {
+          inputMessages: [{ parts: [textPart('This call fails.')] }],
+          outputMessages: [],
+        },
+      },
+    });
+  });
+
+  it('capture off: the call without content', () => {
+    expect(only(trace('capture-off').calls).call).toMatchObject({
+      parameters: chatParameters,
+      usage: { inputTokens: 24, outputTokens: 8 },
+      contentCaptured: false,
+      content: { case: undefined },
+    });
+  });
+});
+
+describe('Vercel AI SDK 7.0.173 + @ai-sdk/otel (semconv ≥ 1.37 attributes)', () => {
+  const trace = fixture('ai@7.0.173');
+
+  it('chat: system instructions apart, the invoke_agent span as agent, agent_step as nothing', () => {
+    const { calls, steps } = trace('chat');
+    const { mapper, call } = only(calls);
+    expect(mapper).toBe(genAiAttributes);
+    expect(call).toMatchObject({
+      operation: Operation.CHAT,
+      provider: 'openai',
+      requestModel: model,
+      responseModel: responseModel(model),
+      parameters: chatParameters,
+      finishReasons: [FinishReason.STOP],
+      usage: { inputTokens: 24, outputTokens: 8, cachedInputTokens: 0 },
+      content: {
+        value: {
+          systemInstructions: [textPart(system)],
+          inputMessages: [{ role: Role.USER, parts: [textPart('What is the capital of Norway?')] }],
+          outputMessages: [
+            { finishReason: FinishReason.STOP, parts: [textPart(answers.text.content)] },
+          ],
+        },
+      },
+    });
+    expect(steps['invoke_agent travel-agent']).toMatchObject({
+      kind: StepKind.AGENT,
+      name: 'travel-agent',
+    });
+    expect(steps['step 1']).toBeUndefined();
+  });
+
+  it('tools: `tool-calls` and tool definitions with an inputSchema', () => {
+    const { calls, steps } = trace('tools');
+    const [first, second] = calls;
+    expect(first?.call).toMatchObject({
+      finishReasons: [FinishReason.TOOL_CALLS],
+      content: {
+        value: {
+          outputMessages: [{ finishReason: FinishReason.TOOL_CALLS, parts: [toolCallPart] }],
+          toolDefinitions: [weatherTool],
+        },
+      },
+    });
+    expect(second?.call).toMatchObject({
+      usage: { inputTokens: 81, outputTokens: 12, cachedInputTokens: 64 },
+      content: {
+        value: {
+          inputMessages: [
+            { role: Role.USER },
+            { role: Role.ASSISTANT, parts: [toolCallPart] },
+            { role: Role.TOOL, parts: [toolResultPart] },
+          ],
+        },
+      },
+    });
+    expect(steps['execute_tool get_weather']).toMatchObject({
+      kind: StepKind.TOOL,
+      name: 'get_weather',
+      toolCallId: toolCall.id,
+    });
+  });
+
+  it('stream: the first chunk from gen_ai.client.operation.time_to_first_chunk', () => {
+    const { spans, calls } = trace('stream');
+    const { mapped } = only(calls);
+    const chat = spans.find((span) => span.span.kind === otlpTrace.Span_SpanKind.CLIENT);
+    const seconds = chat?.attributes['gen_ai.client.operation.time_to_first_chunk'];
+    expect(typeof seconds).toBe('number');
+    expect(mapped.streaming).toEqual({
+      firstTokenUnixNano:
+        (chat?.span.startTimeUnixNano ?? 0n) + BigInt(Math.round(Number(seconds) * 1e9)),
+    });
+  });
+
+  it('error and capture off: the failed call with its prompt; the call without content', () => {
+    expect(only(trace('error').calls).call).toMatchObject({
+      requestModel: 'fail-500',
+      content: { value: { inputMessages: [{ parts: [textPart('This call fails.')] }] } },
+    });
+    expect(only(trace('capture-off').calls).call).toMatchObject({
+      parameters: chatParameters,
+      contentCaptured: false,
+    });
+  });
+});

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { metrics, trace } from '@opentelemetry/api';
+import type { CaptureFragment, otlpLogsService, otlpTraceService } from '@understudy/contracts';
+import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import type { ObjectStore } from '@understudy/storage';
+import type { Ingest, IngestResult } from '../domain/ingest.js';
+import {
+  logFragments,
+  traceFragments,
+  type ContentGuard,
+  type FragmentOptions,
+  type Fragments,
+} from '../domain/fragments.js';
+import type { MapContext } from '../domain/mappers/index.js';
+
+/** Publishes fragments; resolves only once Kafka has them on all in-sync replicas. */
+export type PublishFragments = (fragments: readonly CaptureFragment[]) => Promise<void>;
+
+export interface FragmentIngestOptions {
+  readonly publish: PublishFragments;
+  readonly guard: ContentGuard;
+  /** Where inline blobs (images, audio) go, and in which bucket they are referenced. */
+  readonly store: ObjectStore;
+  readonly bucket: string;
+  readonly producer: string;
+}
+
+interface Blob {
+  readonly key: string;
+  readonly bytes: Uint8Array;
+  readonly mimeType: string;
+}
+
+/**
+ * The collector's ingest: maps an export into redacted fragments, stores its inline blobs, and
+ * publishes the fragments for the joiner. Nothing is acknowledged before Kafka has it.
+ */
+export class FragmentIngest implements Ingest {
+  private readonly meter = metrics.getMeter('understudy.collector');
+  private readonly records = this.meter.createCounter('understudy.collector.records', {
+    description: 'Spans and log records received, by signal and outcome',
+  });
+
+  constructor(private readonly options: FragmentIngestOptions) {}
+
+  traces(
+    tenantId: string,
+    request: otlpTraceService.ExportTraceServiceRequest,
+  ): Promise<IngestResult> {
+    return this.ingest('traces', tenantId, (options) => traceFragments(request, options));
+  }
+
+  logs(tenantId: string, request: otlpLogsService.ExportLogsServiceRequest): Promise<IngestResult> {
+    return this.ingest('logs', tenantId, (options) => logFragments(request, options));
+  }
+
+  private async ingest(
+    signal: 'traces' | 'logs',
+    tenantId: string,
+    fragmentsOf: (options: FragmentOptions) => Fragments,
+  ): Promise<IngestResult> {
+    const blobs: Blob[] = [];
+    const mapContext: MapContext = {
+      blob: (bytes, mimeType) => {
+        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        // Content-addressed under the tenant, so storing the same blob again is harmless.
+        const key = `blobs/${tenantId}/${sha256.slice(0, 2)}/${sha256}`;
+        blobs.push({ key, bytes, mimeType });
+        return {
+          bucket: this.options.bucket,
+          key,
+          sha256,
+          sizeBytes: BigInt(bytes.byteLength),
+          mediaType: mimeType || 'application/octet-stream',
+        };
+      },
+    };
+    const { fragments, ignored, rejected, rejectedMessage } = fragmentsOf({
+      tenantId,
+      producer: this.options.producer,
+      mapContext,
+      guard: this.options.guard,
+    });
+    trace.getActiveSpan()?.setAttributes({
+      'understudy.tenant.id': tenantId,
+      'understudy.collector.fragments': fragments.length,
+      'understudy.collector.records.ignored': ignored,
+      'understudy.collector.records.rejected': rejected,
+    });
+    // The edge bounds the wait and answers 503 past it; a late success is harmless, as the
+    // exporter's retry yields the same fragments and the joiner takes each call once.
+    try {
+      await Promise.all(
+        blobs.map((blob) =>
+          this.options.store.put(blob.key, Buffer.from(blob.bytes), {
+            contentType: blob.mimeType || 'application/octet-stream',
+          }),
+        ),
+      );
+      if (fragments.length > 0) await this.options.publish(fragments);
+    } catch (error) {
+      throw UnderstudyError.from(error).code === ErrorCode.Unavailable
+        ? error
+        : new UnderstudyError(ErrorCode.Unavailable, 'storing the export failed', {
+            cause: error,
+          });
+    }
+    this.records.add(fragments.length, { signal, outcome: 'accepted' });
+    this.records.add(ignored, { signal, outcome: 'ignored' });
+    this.records.add(rejected, { signal, outcome: 'rejected' });
+    return { rejected, message: rejectedMessage };
+  }
+}

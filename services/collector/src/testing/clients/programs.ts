@@ -1,0 +1,187 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire, findPackageJSON } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The client programs in this folder: one agent per instrumentation library, each run as a
+ * child process (`node`, or the Python of python/ensure-venv.sh) so that the library patches a
+ * fresh module graph, as it would in a real agent.
+ */
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const require = createRequire(import.meta.url);
+
+export type Protocol = 'http/protobuf' | 'http/json' | 'grpc';
+export const protocols: readonly Protocol[] = ['http/protobuf', 'http/json', 'grpc'];
+
+/** The scenarios every program runs (see openai-scenarios.mjs and ai-sdk-scenarios.mjs). */
+export type Scenario = 'chat' | 'tools' | 'stream' | 'json' | 'error' | 'capture-off';
+
+export interface ClientProgram {
+  /**
+   * The instrumentation's package and version, e.g. `ai@6.0.325`; PyPI packages are prefixed
+   * `pypi:`. Names the program's fixtures.
+   */
+  readonly name: string;
+  readonly runtime: 'node' | 'python';
+  readonly script: string;
+  readonly args: readonly string[];
+  /** npm packages the program needs that may be missing from the install. */
+  readonly requires: readonly string[];
+}
+
+/** The installed version of an npm package (by the name it is installed under). */
+function versionOf(installedAs: string): string {
+  const path = findPackageJSON(installedAs, import.meta.url);
+  if (path === undefined) throw new Error(`${installedAs} is not installed`);
+  const manifest = readFileSync(path, 'utf8');
+  return (JSON.parse(manifest) as { version: string }).version;
+}
+
+function node(
+  npmName: string,
+  installedAs: string,
+  script: string,
+  options: { args?: string[]; requires?: string[] } = {},
+): ClientProgram {
+  return {
+    name: `${npmName}@${versionOf(installedAs)}`,
+    runtime: 'node',
+    script: `${here}${script}`,
+    args: options.args ?? [],
+    requires: options.requires ?? [],
+  };
+}
+
+const pythonLock = readFileSync(`${here}python/requirements.lock`, 'utf8');
+
+/** A program of python/agent.py, named after the PyPI package pinned in requirements.lock. */
+function python(pypiName: string, library: string): ClientProgram {
+  const pin = new RegExp(`^${pypiName}==(\\S+)$`, 'm').exec(pythonLock);
+  if (!pin) throw new Error(`${pypiName} is not pinned in python/requirements.lock`);
+  return {
+    name: `pypi:${pypiName}@${String(pin[1])}`,
+    runtime: 'python',
+    script: `${here}python/agent.py`,
+    args: [library],
+    requires: [],
+  };
+}
+
+export const programs = {
+  otelGenAi: node(
+    '@opentelemetry/instrumentation-openai',
+    '@opentelemetry/instrumentation-openai',
+    'otel-genai.mjs',
+  ),
+  traceloop: node(
+    '@traceloop/instrumentation-openai',
+    '@traceloop/instrumentation-openai',
+    'traceloop.mjs',
+  ),
+  traceloopLegacy: node(
+    '@traceloop/instrumentation-openai',
+    'traceloop-instrumentation-openai-legacy',
+    'traceloop.mjs',
+    { args: ['legacy'] },
+  ),
+  openInference: node(
+    '@arizeai/openinference-instrumentation-openai',
+    '@arizeai/openinference-instrumentation-openai',
+    'openinference.mjs',
+  ),
+  aiSdkV6: node('ai', 'ai', 'ai-sdk-v6.mjs'),
+  aiSdkV7: node('ai', 'ai-v7', 'ai-sdk-v7.mjs', { requires: ['@ai-sdk/otel'] }),
+  pyOpenAiV2: python('opentelemetry-instrumentation-openai-v2', 'openai-v2'),
+  pyOpenInference: python('openinference-instrumentation-openai', 'openinference'),
+  pyTraceloop: python('opentelemetry-instrumentation-openai', 'traceloop'),
+} satisfies Record<string, ClientProgram>;
+
+let venv: { python: string } | { failure: string } | undefined;
+
+/**
+ * The Python of the client programs' virtual environment, built on first use (from PyPI, once
+ * per requirements.lock; see python/ensure-venv.sh).
+ */
+function pythonVenv(): { python: string } | { failure: string } {
+  if (venv === undefined) {
+    try {
+      const path = execFileSync('bash', [`${here}python/ensure-venv.sh`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 600_000,
+      }).trim();
+      venv = { python: `${path}/bin/python` };
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr ?? String(error);
+      venv = { failure: `no Python venv could be built: ${stderr.trim().slice(-500)}` };
+    }
+  }
+  return venv;
+}
+
+/** Why the program cannot run here (a package it needs is not installed), or undefined. */
+export function unavailable(client: ClientProgram): string | undefined {
+  if (client.runtime === 'python') {
+    const built = pythonVenv();
+    return 'failure' in built ? built.failure : undefined;
+  }
+  const missing = client.requires.filter((name) => {
+    try {
+      require.resolve(name, { paths: [here] });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return missing.length > 0 ? `not installed: ${missing.join(', ')}` : undefined;
+}
+
+export interface RunOptions {
+  /** OTLP base URL: `http://host:4318` for HTTP, `http://host:4317` for gRPC. */
+  readonly endpoint: string;
+  readonly protocol: Protocol;
+  readonly apiKey: string;
+  readonly fakeOpenAiBaseUrl: string;
+  readonly captureContent: boolean;
+}
+
+/** Trace id of each scenario the program ran, as it reported them. */
+export type ScenarioTraces = Partial<Record<Scenario, string>>;
+
+/** Runs the program to its end; rejects with its output when it fails. */
+export async function runClient(
+  client: ClientProgram,
+  options: RunOptions,
+): Promise<ScenarioTraces> {
+  const built = client.runtime === 'python' ? pythonVenv() : { python: '' };
+  if ('failure' in built) throw new Error(built.failure);
+  const command = client.runtime === 'python' ? built.python : process.execPath;
+  const child = spawn(command, [client.script, ...client.args], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      OTEL_EXPORTER_OTLP_ENDPOINT: options.endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: options.protocol,
+      OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer ${options.apiKey}`,
+      FAKE_OPENAI_BASE_URL: options.fakeOpenAiBaseUrl,
+      CAPTURE_CONTENT: String(options.captureContent),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  const report = stdout.trim().split('\n').at(-1) ?? '';
+  if (code !== 0 || !report.startsWith('{')) {
+    // The end of the output holds the reason; the stack traces before it only lengthen reports.
+    const output = `${stderr}${stdout}`.slice(-2_000);
+    throw new Error(`${client.name} (${options.protocol}) exited ${String(code)}:\n${output}`);
+  }
+  return (JSON.parse(report) as { traces: ScenarioTraces }).traces;
+}
