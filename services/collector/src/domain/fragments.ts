@@ -78,7 +78,10 @@ function duration(nanos: bigint) {
   });
 }
 
-function* sourceSpans(request: otlpTraceService.ExportTraceServiceRequest): Generator<SourceSpan> {
+/** Every span of an export, with its resource and scope. */
+export function* sourceSpans(
+  request: otlpTraceService.ExportTraceServiceRequest,
+): Generator<SourceSpan> {
   for (const resourceSpans of request.resourceSpans) {
     const resource = attributesOf(resourceSpans.resource?.attributes ?? []);
     for (const scopeSpans of resourceSpans.scopeSpans) {
@@ -96,7 +99,8 @@ function* sourceSpans(request: otlpTraceService.ExportTraceServiceRequest): Gene
   }
 }
 
-function* sourceLogRecords(
+/** Every log record of an export, with its resource, scope and event name. */
+export function* sourceLogRecords(
   request: otlpLogsService.ExportLogsServiceRequest,
 ): Generator<SourceLogRecord> {
   for (const resourceLogs of request.resourceLogs) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { metrics, trace } from '@opentelemetry/api';
+import { trace } from '@opentelemetry/api';
 import type { CaptureFragment, otlpLogsService, otlpTraceService } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import type { ObjectStore } from '@understudy/storage';
@@ -36,26 +36,20 @@ interface Blob {
  * publishes the fragments for the joiner. Nothing is acknowledged before Kafka has it.
  */
 export class FragmentIngest implements Ingest {
-  private readonly meter = metrics.getMeter('understudy.collector');
-  private readonly records = this.meter.createCounter('understudy.collector.records', {
-    description: 'Spans and log records received, by signal and outcome',
-  });
-
   constructor(private readonly options: FragmentIngestOptions) {}
 
   traces(
     tenantId: string,
     request: otlpTraceService.ExportTraceServiceRequest,
   ): Promise<IngestResult> {
-    return this.ingest('traces', tenantId, (options) => traceFragments(request, options));
+    return this.ingest(tenantId, (options) => traceFragments(request, options));
   }
 
   logs(tenantId: string, request: otlpLogsService.ExportLogsServiceRequest): Promise<IngestResult> {
-    return this.ingest('logs', tenantId, (options) => logFragments(request, options));
+    return this.ingest(tenantId, (options) => logFragments(request, options));
   }
 
   private async ingest(
-    signal: 'traces' | 'logs',
     tenantId: string,
     fragmentsOf: (options: FragmentOptions) => Fragments,
   ): Promise<IngestResult> {
@@ -85,7 +79,6 @@ export class FragmentIngest implements Ingest {
       'understudy.tenant.id': tenantId,
       'understudy.collector.fragments': fragments.length,
       'understudy.collector.records.ignored': ignored,
-      'understudy.collector.records.rejected': rejected,
     });
     // The edge bounds the wait and answers 503 past it; a late success is harmless, as the
     // exporter's retry yields the same fragments and the joiner takes each call once.
@@ -105,9 +98,6 @@ export class FragmentIngest implements Ingest {
             cause: error,
           });
     }
-    this.records.add(fragments.length, { signal, outcome: 'accepted' });
-    this.records.add(ignored, { signal, outcome: 'ignored' });
-    this.records.add(rejected, { signal, outcome: 'rejected' });
     return { rejected, message: rejectedMessage };
   }
 }

@@ -1,21 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { create } from '@bufbuild/protobuf';
 import {
   FinishReason,
-  LlmCallSchema,
   Operation,
   ResponseFormatType,
   Role,
   StepKind,
   UsageSchema,
-  type LlmCall,
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { answers, responseModel } from '../../testing/fake-openai.js';
-import { attributesOf } from '../attributes.js';
-import { decodeTraceRequest } from '../otlp-codec.js';
-import { spanMappers } from './index.js';
-import type { MapContext, MappedCall, MappedStep, SourceSpan, SpanMapper } from './mapper.js';
+import { only, recordedFixture, type Scenario } from '../../testing/recorded.js';
 import { openInference } from './openinference.js';
 import { openLlmetryFlattened } from './openllmetry-flattened.js';
 import { openLlmetryJson } from './openllmetry-json.js';
@@ -25,75 +19,6 @@ import { openLlmetryJson } from './openllmetry-json.js';
  * libraries (src/testing/fixtures, scenarios described in its README): every span of a
  * scenario's trace mapped as the collector maps them, in the collector's precedence order.
  */
-
-type Scenario = 'chat' | 'tools' | 'stream' | 'json' | 'error' | 'capture-off';
-
-const fixtures = new URL('../../testing/fixtures/', import.meta.url);
-const read = (file: string) => readFileSync(new URL(file, fixtures));
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
-
-const context: MapContext = {
-  blob: () => {
-    throw new Error('the recorded scenarios send no media');
-  },
-};
-
-interface Call {
-  readonly mapper: SpanMapper;
-  readonly mapped: MappedCall;
-  readonly call: LlmCall;
-}
-
-interface Trace {
-  /** The call spans, in the order they started. */
-  readonly calls: Call[];
-  /** What each other span says, by span name. */
-  readonly steps: Record<string, MappedStep | undefined>;
-}
-
-function fixture(name: string) {
-  const scenarios = JSON.parse(read(`${name}.scenarios.json`).toString()) as Record<
-    Scenario,
-    string
-  >;
-  const request = decodeTraceRequest(read(`${name}.traces.json`), 'json');
-  return (scenario: Scenario): Trace => {
-    const spans = request.resourceSpans.flatMap((resourceSpans) =>
-      resourceSpans.scopeSpans.flatMap((scopeSpans) =>
-        scopeSpans.spans
-          .filter((span) => hex(span.traceId) === scenarios[scenario])
-          .map((span): SourceSpan => ({
-            span,
-            attributes: attributesOf(span.attributes),
-            resource: attributesOf(resourceSpans.resource?.attributes ?? []),
-            scopeName: scopeSpans.scope?.name ?? '',
-            scopeVersion: scopeSpans.scope?.version ?? '',
-            schemaUrl: scopeSpans.schemaUrl || resourceSpans.schemaUrl,
-          })),
-      ),
-    );
-    spans.sort((a, b) => Number(a.span.startTimeUnixNano - b.span.startTimeUnixNano));
-    const calls: Call[] = [];
-    const steps: Record<string, MappedStep | undefined> = {};
-    for (const source of spans) {
-      const mapper = spanMappers.find((candidate) => candidate.recognises(source));
-      if (mapper === undefined) {
-        const answer = spanMappers.map((candidate) => candidate.step?.(source));
-        steps[source.span.name] = answer.find((step) => step !== undefined);
-        continue;
-      }
-      const mapped = mapper.map(source, context);
-      const call = create(LlmCallSchema, { ...mapped.call, context: mapped.context });
-      calls.push({ mapper, mapped, call });
-    }
-    return { calls, steps };
-  };
-}
-
-function only<T>(items: readonly T[]): T {
-  expect(items).toHaveLength(1);
-  return items[0] as T;
-}
 
 const textPart = (value: string) => ({ kind: { case: 'text', value: { text: value } } });
 const model = 'gpt-4o-mini';
@@ -132,7 +57,7 @@ const capitalSchema = {
 };
 
 describe('@arizeai/openinference-instrumentation-openai 4.2.7 (OpenInference)', () => {
-  const trace = fixture('arizeai-openinference-instrumentation-openai@4.2.7');
+  const trace = recordedFixture('arizeai-openinference-instrumentation-openai@4.2.7');
   const session = (scenario: Scenario) => ({
     conversationId: `conversation-${scenario}`,
     attributes: { user_tier: 'pro' },
@@ -268,7 +193,7 @@ describe('@arizeai/openinference-instrumentation-openai 4.2.7 (OpenInference)', 
 });
 
 describe('@traceloop/instrumentation-openai 0.22.5 (OpenLLMetry flattened)', () => {
-  const trace = fixture('traceloop-instrumentation-openai@0.22.5');
+  const trace = recordedFixture('traceloop-instrumentation-openai@0.22.5');
   const associations = (scenario: Scenario) => ({
     conversationId: `conversation-${scenario}`,
     attributes: { session_id: `conversation-${scenario}`, user_id: 'user-7' },
@@ -387,7 +312,7 @@ describe('@traceloop/instrumentation-openai 0.22.5 (OpenLLMetry flattened)', () 
 });
 
 describe('@traceloop/instrumentation-openai 0.27.0 (OpenLLMetry JSON)', () => {
-  const trace = fixture('traceloop-instrumentation-openai@0.27.0');
+  const trace = recordedFixture('traceloop-instrumentation-openai@0.27.0');
 
   it('chat: taken from the semconv mapper by its scope; semconv fields, OpenLLMetry format', () => {
     const { calls, steps } = trace('chat');

@@ -1,26 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { create } from '@bufbuild/protobuf';
-import {
-  ContentEventFragmentSchema,
-  FinishReason,
-  LlmCallSchema,
-  Operation,
-  Role,
-  StepKind,
-  otlpTrace,
-  type ContentEventFragment,
-  type LlmCall,
-  type otlpLogsService,
-  type otlpTraceService,
-} from '@understudy/contracts';
+import { FinishReason, Operation, Role, StepKind, otlpTrace } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { answers, responseModel } from '../../testing/fake-openai.js';
-import { attributesOf, text } from '../attributes.js';
-import { decodeLogsRequest, decodeTraceRequest } from '../otlp-codec.js';
+import { only, recordedFixture, type Scenario } from '../../testing/recorded.js';
 import { genAiAttributes } from './genai-attributes.js';
 import { genAiEvents } from './genai-events.js';
-import { logMappers, spanMappers } from './index.js';
-import type { MapContext, MappedCall, MappedStep, SourceSpan, SpanMapper } from './mapper.js';
 import { vercelAi } from './vercel-ai.js';
 
 /**
@@ -28,109 +11,6 @@ import { vercelAi } from './vercel-ai.js';
  * (src/testing/fixtures): one trace per scenario, every span and log record of it mapped as the
  * collector maps them.
  */
-
-type Scenario = 'chat' | 'tools' | 'stream' | 'json' | 'error' | 'capture-off';
-
-const fixtures = new URL('../../testing/fixtures/', import.meta.url);
-const read = (file: string) => readFileSync(new URL(file, fixtures));
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
-
-const context: MapContext = {
-  blob: () => {
-    throw new Error('the recorded scenarios send no media');
-  },
-};
-
-interface Call {
-  readonly mapper: SpanMapper;
-  readonly mapped: MappedCall;
-  readonly call: LlmCall;
-  readonly start: bigint;
-}
-
-interface Trace {
-  readonly spans: SourceSpan[];
-  /** The call spans, in the order they started. */
-  readonly calls: Call[];
-  /** What each other span says, by span name. */
-  readonly steps: Record<string, MappedStep | undefined>;
-  /** The content events, in the order they were recorded. */
-  readonly events: ContentEventFragment[];
-}
-
-function sourceSpans(request: otlpTraceService.ExportTraceServiceRequest, traceId: string) {
-  return request.resourceSpans.flatMap((resourceSpans) =>
-    resourceSpans.scopeSpans.flatMap((scopeSpans) =>
-      scopeSpans.spans
-        .filter((span) => hex(span.traceId) === traceId)
-        .map((span): SourceSpan => ({
-          span,
-          attributes: attributesOf(span.attributes),
-          resource: attributesOf(resourceSpans.resource?.attributes ?? []),
-          scopeName: scopeSpans.scope?.name ?? '',
-          scopeVersion: scopeSpans.scope?.version ?? '',
-          schemaUrl: scopeSpans.schemaUrl || resourceSpans.schemaUrl,
-        })),
-    ),
-  );
-}
-
-function contentEvents(request: otlpLogsService.ExportLogsServiceRequest, traceId: string) {
-  return request.resourceLogs.flatMap((resourceLogs) =>
-    resourceLogs.scopeLogs.flatMap((scopeLogs) =>
-      scopeLogs.logRecords
-        .filter((record) => hex(record.traceId) === traceId)
-        .flatMap((record) => {
-          const attributes = attributesOf(record.attributes);
-          const source = {
-            record,
-            attributes,
-            resource: attributesOf(resourceLogs.resource?.attributes ?? []),
-            scopeName: scopeLogs.scope?.name ?? '',
-            scopeVersion: scopeLogs.scope?.version ?? '',
-            schemaUrl: scopeLogs.schemaUrl || resourceLogs.schemaUrl,
-            eventName: record.eventName || (text(attributes['event.name']) ?? ''),
-          };
-          const mapper = logMappers.find((candidate) => candidate.recognises(source));
-          return mapper ? [create(ContentEventFragmentSchema, mapper.map(source, context))] : [];
-        }),
-    ),
-  );
-}
-
-function fixture(name: string, { logs = false } = {}) {
-  const scenarios = JSON.parse(read(`${name}.scenarios.json`).toString()) as Record<
-    Scenario,
-    string
-  >;
-  const traces = decodeTraceRequest(read(`${name}.traces.json`), 'json');
-  const logRecords = logs ? decodeLogsRequest(read(`${name}.logs.json`), 'json') : undefined;
-  return (scenario: Scenario): Trace => {
-    const traceId = scenarios[scenario];
-    const spans = sourceSpans(traces, traceId);
-    const calls: Call[] = [];
-    const steps: Record<string, MappedStep | undefined> = {};
-    for (const source of spans) {
-      const mapper = spanMappers.find((candidate) => candidate.recognises(source));
-      if (mapper === undefined) {
-        const answer = spanMappers.map((candidate) => candidate.step?.(source));
-        steps[source.span.name] = answer.find((step) => step !== undefined);
-        continue;
-      }
-      const mapped = mapper.map(source, context);
-      const call = create(LlmCallSchema, { ...mapped.call, context: mapped.context });
-      calls.push({ mapper, mapped, call, start: source.span.startTimeUnixNano });
-    }
-    calls.sort((a, b) => Number(a.start - b.start));
-    const events = logRecords ? contentEvents(logRecords, traceId) : [];
-    return { spans, calls, steps, events };
-  };
-}
-
-function only<T>(items: readonly T[]): T {
-  expect(items).toHaveLength(1);
-  return items[0] as T;
-}
 
 const textPart = (value: string) => ({ kind: { case: 'text', value: { text: value } } });
 const model = 'gpt-4o-mini';
@@ -161,7 +41,7 @@ const weatherTool = {
 };
 
 describe('@opentelemetry/instrumentation-openai 0.22.0 (semconv 1.36, log events)', () => {
-  const trace = fixture('opentelemetry-instrumentation-openai@0.22.0', { logs: true });
+  const trace = recordedFixture('opentelemetry-instrumentation-openai@0.22.0', { logs: true });
 
   it('chat: the span holds the call, its log events the content', () => {
     const { calls, steps, events } = trace('chat');
@@ -267,7 +147,7 @@ describe('@opentelemetry/instrumentation-openai 0.22.0 (semconv 1.36, log events
 });
 
 describe('Vercel AI SDK 6.0.325 (ai.* spans)', () => {
-  const trace = fixture('ai@6.0.325');
+  const trace = recordedFixture('ai@6.0.325');
   const metadata = (scenario: Scenario) => ({
     conversationId: `conversation-${scenario}`,
     attributes: { conversationId: `conversation-${scenario}`, userTier: 'pro' },
@@ -397,7 +277,7 @@ describe('Vercel AI SDK 6.0.325 (ai.* spans)', () => {
 });
 
 describe('Vercel AI SDK 7.0.173 + @ai-sdk/otel (semconv ≥ 1.37 attributes)', () => {
-  const trace = fixture('ai@7.0.173');
+  const trace = recordedFixture('ai@7.0.173');
 
   it('chat: system instructions apart, the invoke_agent span as agent, agent_step as nothing', () => {
     const { calls, steps } = trace('chat');

@@ -1,6 +1,5 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import {
-  Modality,
   Operation,
   Role,
   SourceFormat,
@@ -28,9 +27,7 @@ import {
   asText,
   finishReasonOf,
   lookup,
-  mediaAt,
-  mediaOfData,
-  partOf,
+  nativePartOf,
   roleOf,
 } from './genai-content.js';
 import type { MapContext, MappedCall, SourceSpan, SpanMapper } from './mapper.js';
@@ -71,50 +68,10 @@ function bodyOf(body: Value | undefined): ValueObject {
 
 const textPart = (value: string): PartInit => ({ kind: { case: 'text', value: { text: value } } });
 
-/**
- * A part of a message's content. SDKs pass OpenAI's content parts on as they are (`text`,
- * `image_url`, `input_audio`, `file`, `refusal`); anything else is read as a semconv part.
- */
-function contentPart(part: Value, context: MapContext): PartInit {
-  if (!isObject(part)) return partOf(part, context);
-  const nested = (key: string) => (isObject(part[key]) ? part[key] : {});
-  switch (text(part['type']) ?? '') {
-    case 'text':
-    case 'input_text':
-    case 'output_text':
-      return textPart(text(part['text']) ?? text(part['content']) ?? '');
-    case 'refusal':
-      return { kind: { case: 'refusal', value: { text: text(part['refusal']) ?? '' } } };
-    case 'image_url': {
-      const url = text(nested('image_url')['url']) ?? text(part['image_url']);
-      return url === undefined ? partOf(part, context) : mediaAt(url, '', context, Modality.IMAGE);
-    }
-    case 'input_audio': {
-      const audio = nested('input_audio');
-      const format = text(audio['format']);
-      const mimeType = format === undefined ? '' : `audio/${format}`;
-      return mediaOfData(text(audio['data']) ?? '', mimeType, context, Modality.AUDIO);
-    }
-    case 'file': {
-      // OpenAI's `{file: {file_id | file_data}}`; semconv's flat `file` part otherwise.
-      const file = nested('file');
-      const fileId = text(file['file_id']);
-      const data = text(file['file_data']);
-      if (fileId !== undefined) {
-        const location = { case: 'fileId' as const, value: fileId };
-        return { kind: { case: 'media', value: { modality: Modality.DOCUMENT, location } } };
-      }
-      return data === undefined ? partOf(part, context) : mediaAt(data, '', context);
-    }
-    default:
-      return partOf(part, context);
-  }
-}
-
 function contentParts(content: Value | undefined, context: MapContext): PartInit[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return [textPart(content)];
-  return (Array.isArray(content) ? content : [content]).map((part) => contentPart(part, context));
+  return (Array.isArray(content) ? content : [content]).map((part) => nativePartOf(part, context));
 }
 
 /**
