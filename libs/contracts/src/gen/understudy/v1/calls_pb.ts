@@ -945,7 +945,7 @@ export const CallSourceSchema: GenMessage<CallSource> = /*@__PURE__*/
  */
 export type RedactionReport = Message<"understudy.v1.RedactionReport"> & {
   /**
-   * Name and version of the redactor and its rule set, e.g. `regex-pii@1.2.0`.
+   * Name and version of the redactor and its rule set, e.g. `understudy-pii@1.0.0+rules.1a2b3c4d`.
    *
    * @generated from field: string redactor_version = 1;
    */
@@ -959,8 +959,9 @@ export type RedactionReport = Message<"understudy.v1.RedactionReport"> & {
   entityCounts: { [key: string]: number };
 
   /**
-   * Distinct placeholders written into the content, e.g. `<EMAIL_1>`. The same value gets the
-   * same placeholder throughout a call, so the content stays coherent.
+   * Distinct placeholders written into the content, in order of first appearance, e.g.
+   * `<EMAIL_3f9a2c1b>`: the entity and a keyed hash of the value, so the same value gets the same
+   * placeholder in every call of a tenant and datasets keep their structure.
    *
    * @generated from field: repeated string placeholders = 3;
    */
