@@ -184,6 +184,7 @@ async function startAll(
 
   const [collectorPort, gatewayPort] = [await freePort(), await freePort()];
   await start(collector, {
+    ...env.s3,
     UNDERSTUDY_TENANT_KEYS_FILE: options.tenantKeysFile,
     UNDERSTUDY_HTTP_HOST: '127.0.0.1',
     UNDERSTUDY_HTTP_PORT: String(collectorPort),
