@@ -1,48 +1,25 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { metrics } from '@opentelemetry/api';
-import {
-  MeterProvider,
-  MetricReader,
-  type DataPoint,
-  type Histogram,
-  type MetricData,
-} from '@opentelemetry/sdk-metrics';
 import { InProcessDriver } from '@understudy/messaging';
 import { FilesystemDriver } from '@understudy/storage';
+import { MetricsProbe } from '@understudy/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CallArchiver } from './call-archiver.js';
 import { callsTopic, capturedCall, publishCalls } from './testing/calls.js';
 
-class TestReader extends MetricReader {
-  protected override async onShutdown(): Promise<void> {}
-  protected override async onForceFlush(): Promise<void> {}
-}
-
-const reader = new TestReader();
+let probe: MetricsProbe;
 let root: string;
 
 beforeAll(async () => {
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  probe = MetricsProbe.install('understudy.archive');
   root = await mkdtemp(join(tmpdir(), 'understudy-call-archive-metrics-'));
 });
 
 afterAll(async () => {
-  metrics.disable();
+  probe.uninstall();
   await rm(root, { recursive: true, force: true });
 });
-
-async function collected(name: string): Promise<MetricData | undefined> {
-  const { resourceMetrics } = await reader.collect();
-  return resourceMetrics.scopeMetrics
-    .filter((scope) => scope.scope.name === 'understudy.archive')
-    .flatMap((scope) => scope.metrics)
-    .find((metric) => metric.descriptor.name === name);
-}
-
-const total = async (name: string): Promise<number> =>
-  ((await collected(name))?.dataPoints ?? []).reduce((sum, point) => sum + Number(point.value), 0);
 
 describe('archive metrics', () => {
   it('counts archived calls, bytes, segments and rejects, and times flushes by trigger', async () => {
@@ -66,19 +43,18 @@ describe('archive metrics', () => {
     });
     await archiver.start();
     await vi.waitFor(async () => {
-      expect(await total('understudy.archive.segments')).toBe(3);
+      expect(await probe.total('understudy.archive.segments')).toBe(3);
     });
     await archiver.stop();
 
-    expect(await total('understudy.archive.calls')).toBe(3);
-    expect(await total('understudy.archive.calls.rejected')).toBe(1);
+    expect(await probe.total('understudy.archive.calls')).toBe(3);
+    expect(await probe.total('understudy.archive.calls.rejected')).toBe(1);
     let size = 0;
     for await (const entry of store.list('calls/', { recursive: true })) {
       if (entry.type === 'object') size += entry.size;
     }
-    expect(await total('understudy.archive.bytes')).toBe(size);
-    const flushes = ((await collected('understudy.archive.flush.duration'))?.dataPoints ??
-      []) as DataPoint<Histogram>[];
+    expect(await probe.total('understudy.archive.bytes')).toBe(size);
+    const flushes = await probe.histogram('understudy.archive.flush.duration');
     expect(flushes.map((point) => [point.attributes['trigger'], point.value.count])).toEqual([
       ['calls', 2],
     ]);

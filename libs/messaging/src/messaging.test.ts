@@ -1,10 +1,10 @@
 import { create } from '@bufbuild/protobuf';
 import { StringValueSchema, TimestampSchema } from '@bufbuild/protobuf/wkt';
-import { context, metrics, propagation, trace, TraceFlags } from '@opentelemetry/api';
+import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { MetricsProbe, totalOf } from '@understudy/telemetry/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Header } from './headers.js';
 import { InProcessDriver } from './in-process/in-process-driver.js';
@@ -350,18 +350,8 @@ describe('Messaging with the in-process driver', () => {
 });
 
 describe('metrics', () => {
-  class TestReader extends MetricReader {
-    protected override onShutdown(): Promise<void> {
-      return Promise.resolve();
-    }
-    protected override onForceFlush(): Promise<void> {
-      return Promise.resolve();
-    }
-  }
-
   it('counts published, handled, failed, retried and dead-lettered messages', async () => {
-    const reader = new TestReader();
-    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+    const probe = MetricsProbe.install();
     try {
       const driver = new InProcessDriver();
       const topic = testTopic(1);
@@ -374,18 +364,11 @@ describe('metrics', () => {
       );
       await messaging.publishAll(topic, [text('a:ok'), text('a:invalid')]);
       await readRecords(driver, topic.deadLetter.name, 1);
-      const { resourceMetrics } = await reader.collect();
       const totals = Object.fromEntries(
-        resourceMetrics.scopeMetrics
-          .flatMap((scope) => scope.metrics)
-          .map((metric) => [
-            metric.descriptor.name.replace('understudy.messaging.', ''),
-            metric.dataPoints.reduce(
-              (sum, point) =>
-                sum + (typeof point.value === 'number' ? point.value : point.value.count),
-              0,
-            ),
-          ]),
+        (await probe.all()).map((metric) => [
+          metric.descriptor.name.replace('understudy.messaging.', ''),
+          totalOf(metric),
+        ]),
       );
       expect(totals).toEqual({
         published: 2,
@@ -396,7 +379,7 @@ describe('metrics', () => {
         'handler.duration': 3,
       });
     } finally {
-      metrics.disable();
+      probe.uninstall();
     }
   });
 });

@@ -1,9 +1,8 @@
 import { toBinary } from '@bufbuild/protobuf';
 import { credentials, makeGenericClientConstructor, Metadata, type Client } from '@grpc/grpc-js';
-import { SpanKind, SpanStatusCode, context, metrics, propagation, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
 import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
@@ -12,6 +11,7 @@ import {
 import { otlpTraceService } from '@understudy/contracts';
 import { serviceDefinition } from '@understudy/grpc';
 import { silentLogger } from '@understudy/telemetry';
+import { MetricsProbe } from '@understudy/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestResult } from '../domain/ingest.js';
 import { listen, type HttpListener } from '../drivers/http-server.js';
@@ -21,21 +21,11 @@ import { chatSpan, exportRequest } from '../testing/otlp-requests.js';
 import { OtlpGrpcHandler } from './otlp-grpc.js';
 import { OtlpHttpHandler } from './otlp-http.js';
 
-/** Collects on demand, the way a Prometheus scrape would. */
-class TestReader extends MetricReader {
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 const key = 'acme-key';
 const traceId = '0af7651916cd43dd8448eb211c80319c';
 const traceparent = `00-${traceId}-b7ad6b7169203331-01`;
 const exporter = new InMemorySpanExporter();
-const reader = new TestReader();
+let probe: MetricsProbe;
 const ingest = new RecordingIngest();
 const clock = { ms: 0 };
 let http: HttpListener;
@@ -43,14 +33,6 @@ let grpc: GrpcListener;
 let client: Client & {
   export(request: unknown, metadata: Metadata, done: (error: Error | null) => void): void;
 };
-
-async function points(name: string): Promise<DataPoint<number>[]> {
-  const { resourceMetrics } = await reader.collect();
-  const metric = resourceMetrics.scopeMetrics
-    .flatMap((scope) => scope.metrics)
-    .find((m) => m.descriptor.name === name);
-  return (metric?.dataPoints ?? []) as DataPoint<number>[];
-}
 
 function grpcExport(
   metadata: Record<string, string>,
@@ -78,7 +60,7 @@ beforeAll(async () => {
   trace.setGlobalTracerProvider(
     new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }),
   );
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  probe = MetricsProbe.install();
 
   const edge = testEdge(ingest, { now: () => clock.ms, limits: { requestsPerSecond: 2 } });
   http = await listen('127.0.0.1', 0, new OtlpHttpHandler(edge).handle, silentLogger);
@@ -104,7 +86,7 @@ afterAll(async () => {
   client.close();
   await Promise.all([http.close(1_000), grpc.close(1_000)]);
   trace.disable();
-  metrics.disable();
+  probe.uninstall();
   propagation.disable();
   context.disable();
 });
@@ -149,7 +131,7 @@ describe('OTLP edge telemetry', () => {
     await grpcExport({ authorization: `Bearer ${key}` });
     expect((await httpExport({ authorization: `Bearer ${key}` })).status).toBe(429);
 
-    const exports = await points('understudy.collector.exports');
+    const exports = await probe.points('understudy.collector.exports');
     const count = (attributes: Record<string, unknown>) =>
       exports.find((p) => JSON.stringify(p.attributes) === JSON.stringify(attributes))?.value;
     expect(
@@ -165,7 +147,7 @@ describe('OTLP edge telemetry', () => {
     expect(
       count({ outcome: 'success', 'rpc.grpc.status_code': 0, 'otlp.signal': 'traces' }),
     ).toBeGreaterThanOrEqual(2);
-    const throttled = await points('understudy.collector.throttled');
+    const throttled = await probe.points('understudy.collector.throttled');
     expect(throttled).toEqual([
       expect.objectContaining({
         attributes: { 'understudy.tenant.id': 'acme', limit: 'requests' },
@@ -184,7 +166,7 @@ describe('OTLP edge telemetry', () => {
     const request = exportRequest([chatSpan()]);
     const size = toBinary(otlpTraceService.ExportTraceServiceRequestSchema, request).byteLength;
     const answered = grpcExport({ authorization: `Bearer ${key}` }, request);
-    const inFlight = async () => (await points('understudy.collector.in_flight_bytes'))[0]?.value;
+    const inFlight = async () => (await probe.points('understudy.collector.in_flight_bytes'))[0]?.value;
     await expect.poll(inFlight).toBe(size);
     settle({ rejected: 0, message: '' });
     expect(await answered).toBeNull();
