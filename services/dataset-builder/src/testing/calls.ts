@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
@@ -9,7 +8,7 @@ import {
   type LlmCall,
   type MessagePartSchema,
 } from '@understudy/contracts';
-import { ContentKeyring, encryptContent } from '@understudy/tenancy';
+export { encrypted, testKeyring } from '@understudy/tenancy/testing';
 
 type PartInit = MessageInitShape<typeof MessagePartSchema>;
 
@@ -64,30 +63,5 @@ export function callWith(content: MessageInitShape<typeof CallContentSchema>): L
     contentCaptured: true,
     content: { case: 'plainContent', value: content },
     status: { code: CallStatusCode.OK },
-  });
-}
-
-/** A keyring with one active key for each tenant given, and the file it was parsed from. */
-export function testKeyring(...tenants: string[]): { keyring: ContentKeyring; json: string } {
-  const json = JSON.stringify(
-    tenants.map((tenant) => ({
-      tenant,
-      keyId: `${tenant}-key`,
-      key: randomBytes(32).toString('base64'),
-      active: true,
-    })),
-  );
-  return { keyring: ContentKeyring.parse(json, 'test keys'), json };
-}
-
-/** The call with its plain content sealed for its tenant, as the collector sends it when told to. */
-export function encrypted(call: LlmCall, keyring: ContentKeyring): LlmCall {
-  if (call.content.case !== 'plainContent') throw new Error(`${call.callId} has no plain content`);
-  return create(LlmCallSchema, {
-    ...call,
-    content: {
-      case: 'encryptedContent',
-      value: encryptContent(call.content.value, call.callId, call.tenantId, keyring),
-    },
   });
 }
