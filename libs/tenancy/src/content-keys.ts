@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { env, setting, z } from '@understudy/config';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { readMountedFile } from './mounted-file.js';
 
 /**
  * `UNDERSTUDY_CONTENT_KEYS_FILE`: the content keys file mounted from a Secret. Unset, a service
@@ -145,13 +145,5 @@ export class ContentKeyring {
 
 /** Reads the content keys file mounted from a Secret (`UNDERSTUDY_CONTENT_KEYS_FILE`). */
 export async function readContentKeys(path: string): Promise<ContentKeyring> {
-  let json: string;
-  try {
-    json = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new UnderstudyError(ErrorCode.FailedPrecondition, `cannot read content keys ${path}`, {
-      cause: error,
-    });
-  }
-  return ContentKeyring.parse(json, path);
+  return ContentKeyring.parse(await readMountedFile(path, 'content keys'), path);
 }

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from '@understudy/config';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { readMountedFile } from './mounted-file.js';
 
 /** Per-tenant overrides of a service's limits; what is left out keeps the service default. */
 export interface TenantLimits {
@@ -117,13 +117,5 @@ function limitsByTenant(
 
 /** Reads the tenant keys file mounted from a Secret (`UNDERSTUDY_TENANT_KEYS_FILE`). */
 export async function readTenantKeys(path: string): Promise<TenantKeys> {
-  let json: string;
-  try {
-    json = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new UnderstudyError(ErrorCode.FailedPrecondition, `cannot read tenant keys ${path}`, {
-      cause: error,
-    });
-  }
-  return TenantKeys.parse(json, path);
+  return TenantKeys.parse(await readMountedFile(path, 'tenant keys'), path);
 }
