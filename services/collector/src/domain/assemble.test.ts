@@ -12,15 +12,9 @@ import {
   type ContentEventFragment,
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
+import { plainOnly } from '../testing/fragments.js';
 import { assembleCall, type ContentSeal } from './assemble.js';
 import type { CallPieces } from './joiner.js';
-
-const plainOnly: ContentSeal = {
-  open: () => {
-    throw new Error('nothing is encrypted here');
-  },
-  seal: () => undefined,
-};
 
 const call = create(LlmCallSchema, {
   tenantId: 'acme',

@@ -1,106 +1,19 @@
-import { create } from '@bufbuild/protobuf';
-import {
-  CallStatusCode,
-  CaptureFragmentSchema,
-  ContentEventKind,
-  LlmCallSchema,
-  Role,
-  StepKind,
-  type CaptureFragment,
-  type ContentEventFragment,
-} from '@understudy/contracts';
+import { StepKind, type CaptureFragment, type ContentEventFragment } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
+import {
+  callFragment,
+  emittedFragment,
+  eventFragment,
+  stepFragment,
+} from '../testing/fragments.js';
 import { PartitionJoiner, type JoinerSettings } from './joiner.js';
 
-const traceId = '0af7651916cd43dd8448eb211c80319c';
 const settings: JoinerSettings = {
   joinTimeoutMs: 10_000,
   dedupWindowMs: 60_000,
   maxHeldBytes: 1_000_000,
   settleMs: 500,
 };
-const meta = { tenantId: 'acme', eventId: 'e' };
-
-function callFragment(
-  spanId: string,
-  parentSpanId = '',
-  init: { awaitsEvents?: boolean; failed?: boolean; choices?: number } = {},
-): CaptureFragment {
-  return create(CaptureFragmentSchema, {
-    meta,
-    traceId,
-    spanId,
-    parentSpanId,
-    kind: {
-      case: 'call',
-      value: {
-        awaitsEvents: init.awaitsEvents ?? false,
-        call: create(LlmCallSchema, {
-          tenantId: 'acme',
-          traceId,
-          spanId,
-          callId: `call-${spanId}`,
-          context: { parentSpanId },
-          ...(init.choices !== undefined && { parameters: { choiceCount: init.choices } }),
-          status: { code: init.failed ? CallStatusCode.ERROR : CallStatusCode.OK },
-        }),
-      },
-    },
-  });
-}
-
-function stepFragment(
-  spanId: string,
-  parentSpanId: string,
-  kind: StepKind,
-  name = '',
-): CaptureFragment {
-  return create(CaptureFragmentSchema, {
-    meta,
-    traceId,
-    spanId,
-    parentSpanId,
-    kind: { case: 'step', value: { kind, name } },
-  });
-}
-
-function eventFragment(
-  spanId: string,
-  output: boolean,
-  text: string,
-  choiceIndex = 0,
-): CaptureFragment {
-  const message = {
-    role: output ? Role.ASSISTANT : Role.USER,
-    parts: [{ kind: { case: 'text' as const, value: { text } } }],
-  };
-  return create(CaptureFragmentSchema, {
-    meta,
-    traceId,
-    spanId,
-    kind: {
-      case: 'event',
-      value: {
-        choiceIndex,
-        kind: output ? ContentEventKind.OUTPUT_MESSAGE : ContentEventKind.INPUT_MESSAGE,
-        content: {
-          case: 'plainContent',
-          value: output ? { outputMessages: [message] } : { inputMessages: [message] },
-        },
-      },
-    },
-  });
-}
-
-function emittedFragment(spanId: string): CaptureFragment {
-  return create(CaptureFragmentSchema, {
-    meta,
-    traceId,
-    spanId,
-    kind: { case: 'emitted', value: { callId: `call-${spanId}` } },
-  });
-}
-
 /** Feeds fragments at consecutive offsets from `start`. */
 function feed(joiner: PartitionJoiner, fragments: CaptureFragment[], now: number, start = 0n) {
   fragments.forEach((fragment, index) => {

@@ -1,13 +1,5 @@
-import { create, fromBinary } from '@bufbuild/protobuf';
-import {
-  CallCapturedSchema,
-  CaptureFragmentSchema,
-  LlmCallSchema,
-  StepKind,
-  type CallCaptured,
-  type CaptureFragment,
-} from '@understudy/contracts';
-import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { fromBinary } from '@bufbuild/protobuf';
+import { CallCapturedSchema, StepKind, type CallCaptured } from '@understudy/contracts';
 import {
   InProcessDriver,
   Publisher,
@@ -16,47 +8,8 @@ import {
   type DriverConsumer,
 } from '@understudy/messaging';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ContentSeal } from '../domain/assemble.js';
+import { callFragment, plainOnly, stepFragment } from '../testing/fragments.js';
 import { Joiner } from './joiner.js';
-
-const traceId = '0af7651916cd43dd8448eb211c80319c';
-const meta = { tenantId: 'acme', eventId: 'e' };
-const plainOnly: ContentSeal = {
-  open: () => {
-    throw new UnderstudyError(ErrorCode.FailedPrecondition, 'no content keys');
-  },
-  seal: () => undefined,
-};
-
-function callFragment(spanId: string, parentSpanId = ''): CaptureFragment {
-  return create(CaptureFragmentSchema, {
-    meta,
-    traceId,
-    spanId,
-    parentSpanId,
-    kind: {
-      case: 'call',
-      value: {
-        call: create(LlmCallSchema, {
-          tenantId: 'acme',
-          traceId,
-          spanId,
-          callId: `call-${spanId}`,
-          context: { parentSpanId },
-        }),
-      },
-    },
-  });
-}
-
-function agentFragment(spanId: string, name: string): CaptureFragment {
-  return create(CaptureFragmentSchema, {
-    meta,
-    traceId,
-    spanId,
-    kind: { case: 'step', value: { kind: StepKind.AGENT, name } },
-  });
-}
 
 describe('Joiner', () => {
   let driver: InProcessDriver;
@@ -122,7 +75,7 @@ describe('Joiner', () => {
     await second.start();
     await publisher.publishAll(topics.captureFragments, [
       callFragment('c1'),
-      agentFragment('a1', 'triage'),
+      stepFragment('a1', '', StepKind.AGENT, 'triage'),
     ]);
     await vi.waitFor(() => {
       expect(spans()).toEqual(['c1', 'c2']);
