@@ -22,6 +22,14 @@ async function newStore(): Promise<FilesystemDriver> {
   return store;
 }
 
+/** A bus with an empty calls topic of that many partitions, and an empty store. */
+async function setUp(partitions: number) {
+  const driver = new InProcessDriver({ redeliveryDelayMs: 10 });
+  const topic = callsTopic(partitions);
+  await driver.ensureTopics([topic]);
+  return { driver, store: await newStore(), topic };
+}
+
 afterEach(async () => {
   await Promise.all(running.splice(0).map((archiver) => archiver.stop()));
 });
@@ -60,10 +68,7 @@ async function stop(archiver: CallArchiver): Promise<void> {
 
 describe('CallArchiver', () => {
   it('flushes a partition every N calls into one segment per tenant and day, then commits', async () => {
-    const driver = new InProcessDriver({ redeliveryDelayMs: 10 });
-    const store = await newStore();
-    const topic = callsTopic(1);
-    await driver.ensureTopics([topic]);
+    const { driver, store, topic } = await setUp(1);
     const calls = [
       capturedCall('acme', day1, 'a1'),
       capturedCall('acme', day2, 'a2'),
@@ -107,10 +112,7 @@ describe('CallArchiver', () => {
   });
 
   it('flushes a caught-up partition once its buffer waited the maximum age', async () => {
-    const driver = new InProcessDriver({ redeliveryDelayMs: 10 });
-    const store = await newStore();
-    const topic = callsTopic(2);
-    await driver.ensureTopics([topic]);
+    const { driver, store, topic } = await setUp(2);
     await started(driver, store, topic, { maxAgeMs: 100 });
     const ids = Array.from({ length: 20 }, (_, i) => `call-${i}`);
     await publishCalls(
@@ -129,10 +131,7 @@ describe('CallArchiver', () => {
   it('flushes when the records span the maximum age of Kafka time, or fill the byte limit', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: day2 });
     try {
-      const driver = new InProcessDriver({ redeliveryDelayMs: 10 });
-      const store = await newStore();
-      const topic = callsTopic(1);
-      await driver.ensureTopics([topic]);
+      const { driver, store, topic } = await setUp(1);
       await publishCalls(driver, topic, [capturedCall('acme', day2, 'early')], 'p');
       vi.setSystemTime(day2.getTime() + 60_000);
       await publishCalls(driver, topic, [capturedCall('acme', day2, 'late')], 'p');
@@ -154,10 +153,7 @@ describe('CallArchiver', () => {
   });
 
   it('after a crash between upload and commit, rewrites the same keys with a superset and no duplicates', async () => {
-    const driver = new InProcessDriver({ redeliveryDelayMs: 10 });
-    const store = await newStore();
-    const topic = callsTopic(1);
-    await driver.ensureTopics([topic]);
+    const { driver, store, topic } = await setUp(1);
     await publishCalls(
       driver,
       topic,
@@ -194,10 +190,7 @@ describe('CallArchiver', () => {
   });
 
   it('never replaces a segment with one covering less', async () => {
-    const driver = new InProcessDriver({ redeliveryDelayMs: 10 });
-    const store = await newStore();
-    const topic = callsTopic(1);
-    await driver.ensureTopics([topic]);
+    const { driver, store, topic } = await setUp(1);
     await publishCalls(
       driver,
       topic,
@@ -225,10 +218,7 @@ describe('CallArchiver', () => {
   });
 
   it('drops the buffers of partitions it loses, and stops leaving nothing behind', async () => {
-    const driver = new InProcessDriver({ redeliveryDelayMs: 10 });
-    const store = await newStore();
-    const topic = callsTopic(2);
-    await driver.ensureTopics([topic]);
+    const { driver, store, topic } = await setUp(2);
     const ids = Array.from({ length: 30 }, (_, i) => `call-${i}`);
     await publishCalls(
       driver,
@@ -258,10 +248,7 @@ describe('CallArchiver', () => {
   });
 
   it('skips records it cannot archive, counting them as done', async () => {
-    const driver = new InProcessDriver({ redeliveryDelayMs: 10 });
-    const store = await newStore();
-    const topic = callsTopic(1);
-    await driver.ensureTopics([topic]);
+    const { driver, store, topic } = await setUp(1);
     await publishCalls(
       driver,
       topic,
