@@ -11,7 +11,7 @@ import {
 } from '@grpc/grpc-js';
 import { Health, HealthCheckRequestSchema, reflectionV1 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
-import { methodPath, serviceDefinition } from './adapter.js';
+import { methodPath, rawServiceDefinition, serviceDefinition } from './adapter.js';
 import { Echo } from './testing/echo.js';
 
 describe('serviceDefinition', () => {
@@ -45,6 +45,22 @@ describe('serviceDefinition', () => {
     const bytes = check?.requestSerialize(request);
     expect(bytes).toBeInstanceOf(Buffer);
     expect(check?.requestDeserialize(bytes ?? Buffer.alloc(0))).toEqual(request);
+  });
+
+  it('leaves the messages of raw methods as bytes, routed like the typed ones', () => {
+    const raw = rawServiceDefinition(Echo);
+    const typed = serviceDefinition(Echo);
+    for (const name of Object.keys(typed)) {
+      const { path, originalName, requestStream, responseStream } = typed[name] ?? {};
+      expect(raw[name]).toMatchObject({ path, originalName, requestStream, responseStream });
+    }
+    const say = raw['say'];
+    // Not a StringValue at all: nothing is decoded, so nothing can fail.
+    const bytes = Buffer.from([0x0a, 0xff, 0xff]);
+    expect(say?.requestDeserialize(bytes)).toEqual(bytes);
+    const sent = say?.responseSerialize(new Uint8Array([1, 2, 3]));
+    expect(sent).toBeInstanceOf(Buffer);
+    expect([...(sent ?? [])]).toEqual([1, 2, 3]);
   });
 
   it('works with plain grpc-js addService and makeGenericClientConstructor', async () => {

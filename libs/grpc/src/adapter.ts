@@ -17,15 +17,8 @@ export function methodPath(method: DescMethod): string {
  * (de)serialisation, so no .proto file is loaded at run time and the types cannot drift.
  */
 export function methodDefinition(method: DescMethod): MethodDefinition<Message, Message> {
-  const requestStream =
-    method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming';
-  const responseStream =
-    method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming';
   return {
-    path: methodPath(method),
-    originalName: method.name,
-    requestStream,
-    responseStream,
+    ...routing(method),
     requestSerialize: (message) => asBuffer(toBinary(method.input, message)),
     requestDeserialize: (bytes) => fromBinary(method.input, bytes),
     responseSerialize: (message) => asBuffer(toBinary(method.output, message)),
@@ -39,6 +32,37 @@ export function methodDefinition(method: DescMethod): MethodDefinition<Message, 
  */
 export function serviceDefinition(service: DescService): ServiceDefinition {
   return Object.fromEntries(service.methods.map((m) => [m.localName, methodDefinition(m)]));
+}
+
+/**
+ * The same method with the messages left as the bytes on the wire: a server decodes requests
+ * itself (after authenticating the caller, say), a client sends bytes of its choosing.
+ */
+export function rawMethodDefinition(method: DescMethod): MethodDefinition<Uint8Array, Uint8Array> {
+  return {
+    ...routing(method),
+    requestSerialize: asBuffer,
+    requestDeserialize: asBuffer,
+    responseSerialize: asBuffer,
+    responseDeserialize: asBuffer,
+  };
+}
+
+/** `serviceDefinition` with every method raw. */
+export function rawServiceDefinition(service: DescService): ServiceDefinition {
+  return Object.fromEntries(service.methods.map((m) => [m.localName, rawMethodDefinition(m)]));
+}
+
+/** Where grpc-js routes a method and which sides stream. */
+function routing(method: DescMethod) {
+  return {
+    path: methodPath(method),
+    originalName: method.name,
+    requestStream:
+      method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
+    responseStream:
+      method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
+  };
 }
 
 /** grpc-js wants Buffers; wrap the bytes instead of copying them. */

@@ -1,6 +1,11 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { create, type DescMessage, type DescMethod, type Message } from '@bufbuild/protobuf';
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  type MessageInitShape,
+} from '@bufbuild/protobuf';
 import {
   status,
   type Deadline,
@@ -13,34 +18,24 @@ import {
   type UntypedHandleCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import { ROOT_CONTEXT, SpanKind, context, propagation, trace } from '@opentelemetry/api';
+import { context } from '@opentelemetry/api';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
-import type { Logger } from '@understudy/telemetry';
-import type {
-  Authenticate,
-  BiDiStreamingImpl,
-  CallContext,
-  ClientStreamingImpl,
-  ServerStreamingImpl,
-  UnaryImpl,
-} from './service-impl.js';
-import { statusOfError } from './status.js';
-import { metadataGetter, rpcAttributes, rpcName, type RpcTelemetry } from './telemetry.js';
+import { answerFailure, deadlineOf, deadlineSlackMs, type Edge } from './intake.js';
+import type { CallContext } from './service-impl.js';
+import { rpcName } from './telemetry.js';
 
-/** What every call of one service shares: where failures go and who may call. */
-export interface Edge {
-  readonly logger: Logger;
-  readonly telemetry: RpcTelemetry;
-  /** Absent for public services (health, reflection) and servers without authentication. */
-  readonly authenticate: Authenticate | undefined;
-}
+/**
+ * How a service's handlers exchange messages: `typed` ones take decoded messages and return
+ * init objects, `raw` ones take and return the bytes on the wire.
+ */
+export type Encoding = 'typed' | 'raw';
 
-type AnyUnary = UnaryImpl<DescMessage, DescMessage>;
-type AnyServerStreaming = ServerStreamingImpl<DescMessage, DescMessage>;
-type AnyClientStreaming = ClientStreamingImpl<DescMessage, DescMessage>;
-type AnyBiDi = BiDiStreamingImpl<DescMessage, DescMessage>;
+/** A handler of any kind and encoding, as `grpcHandler` calls it. */
+type AnyUnary = (request: unknown, context: CallContext) => unknown;
+type AnyServerStreaming = (request: unknown, context: CallContext) => AsyncIterable<unknown>;
+type AnyClientStreaming = (requests: AsyncIterable<unknown>, context: CallContext) => unknown;
+type AnyBiDi = (requests: AsyncIterable<unknown>, context: CallContext) => AsyncIterable<unknown>;
 
-const deadlineSlackMs = 50;
 /** Node fires longer timers at once; deadlines further out than ~24 days are no deadline. */
 const maxTimerMs = 2 ** 31 - 1;
 
@@ -54,20 +49,26 @@ interface SurfaceCall {
 }
 
 /**
- * Wraps a typed handler into a grpc-js one. Each call gets an AbortSignal (client cancel,
- * deadline), a server span continuing the caller's trace, the principal, a duration metric,
- * and its failure turned into a gRPC status here, at the edge.
+ * Wraps a handler into a grpc-js one. Each call gets an AbortSignal (client cancel, deadline),
+ * the server span and principal the intake opened it with, a duration metric, and its failure
+ * turned into a gRPC status here, at the edge.
  */
 export function grpcHandler(
   method: DescMethod,
   impl: (...args: never[]) => unknown,
   edge: Edge,
+  encoding: Encoding,
 ): UntypedHandleCall {
-  const output = (init: Record<string, unknown>): Message => create(method.output, init);
+  // What the method definition serializes: a message built from the init object, or the bytes.
+  const output =
+    encoding === 'raw'
+      ? (response: unknown): unknown => response
+      : (response: unknown): unknown =>
+          create(method.output, response as MessageInitShape<DescMessage>);
   switch (method.methodKind) {
     case 'unary': {
       const handle = impl as AnyUnary;
-      return (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
+      return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         serve(method, edge, call, callback, async (ctx) => {
           callback(null, output(await handle(call.request, ctx)));
         });
@@ -75,7 +76,7 @@ export function grpcHandler(
     }
     case 'server_streaming': {
       const handle = impl as AnyServerStreaming;
-      return (call: ServerWritableStream<Message, Message>) => {
+      return (call: ServerWritableStream<unknown, unknown>) => {
         serve(method, edge, call, emitStatus(call), async (ctx) => {
           for await (const response of handle(call.request, ctx)) {
             await write(call, output(response), ctx.signal);
@@ -86,7 +87,7 @@ export function grpcHandler(
     }
     case 'client_streaming': {
       const handle = impl as AnyClientStreaming;
-      return (call: ServerReadableStream<Message, Message>, callback: sendUnaryData<Message>) => {
+      return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         serve(method, edge, call, callback, async (ctx) => {
           callback(null, output(await handle(call, ctx)));
         });
@@ -94,7 +95,7 @@ export function grpcHandler(
     }
     case 'bidi_streaming': {
       const handle = impl as AnyBiDi;
-      return (call: ServerDuplexStream<Message, Message>) => {
+      return (call: ServerDuplexStream<unknown, unknown>) => {
         serve(method, edge, call, emitStatus(call), async (ctx) => {
           for await (const response of handle(call, ctx)) {
             await write(call, output(response), ctx.signal);
@@ -112,7 +113,7 @@ function emitStatus(call: Writable): (failure: StatusObject) => void {
 }
 
 /** Writes with back-pressure: a slow reader holds the handler instead of filling memory. */
-async function write(call: Writable, message: Message, signal: AbortSignal): Promise<void> {
+async function write(call: Writable, message: unknown, signal: AbortSignal): Promise<void> {
   if (!call.write(message)) await once(call, 'drain', { signal });
 }
 
@@ -123,15 +124,24 @@ function serve(
   fail: (failure: StatusObject) => void,
   body: (ctx: CallContext) => Promise<void>,
 ): void {
-  const startedAt = performance.now();
+  const opened = edge.intake.take(call.metadata);
+  if (opened === undefined) {
+    // Only a call that bypassed the intake (an interceptor swapped its metadata) gets here:
+    // refused, as it was never authenticated.
+    const failure = new UnderstudyError(
+      ErrorCode.Internal,
+      `${rpcName(method)} reached its handler without passing the intake`,
+    );
+    fail(answerFailure(edge, method, failure));
+    return;
+  }
   const abort = new AbortController();
   const deadline = deadlineOf(call.getDeadline());
   const deadlineExceeded = (): void => {
     abort.abort(new UnderstudyError(ErrorCode.DeadlineExceeded, 'deadline exceeded'));
   };
   const onCancel = (): void => {
-    // A client cancels at its own deadline, which falls a little before ours (counted from
-    // when its headers arrived): a cancel that close to the deadline is the deadline.
+    // A cancel that close to the deadline is the deadline (see deadlineSlackMs).
     if (deadline && Date.now() >= deadline.getTime() - deadlineSlackMs) deadlineExceeded();
     else abort.abort(new UnderstudyError(ErrorCode.Cancelled, 'call cancelled by the client'));
   };
@@ -140,52 +150,29 @@ function serve(
   const remainingMs = deadline ? deadline.getTime() - Date.now() : Infinity;
   const timer = remainingMs <= maxTimerMs ? setTimeout(deadlineExceeded, remainingMs) : undefined;
 
-  const parent = propagation.extract(ROOT_CONTEXT, call.metadata, metadataGetter);
-  const span = edge.telemetry.tracer.startSpan(
-    rpcName(method),
-    { kind: SpanKind.SERVER, attributes: rpcAttributes(method) },
-    parent,
-  );
-
   const run = async (): Promise<void> => {
     let code = status.OK;
     try {
-      const principal = edge.authenticate && (await edge.authenticate(call.metadata, method));
       await body({
         method,
         metadata: call.metadata,
         signal: abort.signal,
         deadline,
-        principal,
+        principal: opened.principal,
         peer: call.getPeer(),
       });
     } catch (error) {
       // Once the call is cancelled or past its deadline, that is the outcome, whatever the
       // handler threw on its way out.
       const failure = UnderstudyError.from(abort.signal.aborted ? abort.signal.reason : error);
-      const answer = statusOfError(failure);
+      const answer = answerFailure(edge, method, failure);
       code = answer.code;
-      logFailure(edge.logger, method, failure);
       fail(answer);
     } finally {
       clearTimeout(timer);
       call.off('cancelled', onCancel);
-      edge.telemetry.finish(span, method, code, startedAt);
+      edge.telemetry.finish(opened.span, method, code, opened.startedAt);
     }
   };
-  void context.with(trace.setSpan(parent, span), run);
-}
-
-function deadlineOf(deadline: Deadline): Date | undefined {
-  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(ms) ? new Date(ms) : undefined;
-}
-
-function logFailure(logger: Logger, method: DescMethod, failure: UnderstudyError): void {
-  const fields = { rpc: rpcName(method), code: failure.code, details: failure.details };
-  if (failure.code === ErrorCode.Internal) {
-    logger.error({ ...fields, err: failure.cause ?? failure }, failure.message);
-  } else {
-    logger.debug(fields, failure.message);
-  }
+  void context.with(opened.context, run);
 }

@@ -1,4 +1,10 @@
-export { methodDefinition, methodPath, serviceDefinition } from './adapter.js';
+export {
+  methodDefinition,
+  methodPath,
+  rawMethodDefinition,
+  rawServiceDefinition,
+  serviceDefinition,
+} from './adapter.js';
 export {
   createClient,
   type BiDiStreamingMethod,
@@ -12,6 +18,7 @@ export {
   type UnaryMethod,
 } from './client.js';
 export { HealthRegistry, type ServingStatus } from './health.js';
+export type { RetryDelay } from './intake.js';
 export { GrpcServer, type GrpcServerOptions } from './server.js';
 export type {
   Authenticate,
@@ -20,9 +27,15 @@ export type {
   ClientStreamingImpl,
   MethodImpl,
   Principal,
+  RawBiDiStreamingImpl,
+  RawClientStreamingImpl,
+  RawMethodImpl,
+  RawServerStreamingImpl,
+  RawServiceImpl,
+  RawUnaryImpl,
   ServerStreamingImpl,
   ServiceImpl,
   UnaryImpl,
 } from './service-impl.js';
-export { errorOfStatus, errorTrailer, statusOfError } from './status.js';
+export { errorOfStatus, errorTrailer, statusDetailsTrailer, statusOfError } from './status.js';
 export { GrpcModule, GrpcService, type GrpcModuleAsyncOptions } from './nest/grpc.module.js';

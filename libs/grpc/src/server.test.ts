@@ -1,7 +1,10 @@
+import { once } from 'node:events';
+import { connect, constants as h2 } from 'node:http2';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { Health } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { afterEach, describe, expect, it } from 'vitest';
+import { methodPath } from './adapter.js';
 import { createClient, type Client } from './client.js';
 import { GrpcServer } from './server.js';
 import type { CallContext, ServiceImpl } from './service-impl.js';
@@ -353,6 +356,42 @@ describe('authentication', () => {
     client = createClient(Echo, started.address, { metadata: { 'x-understudy-key': 'k-1' } });
     expect((await client.say({ value: 'ok' })).value).toBe('ok');
     expect(principal).toEqual({ subject: 'svc-a' });
+  });
+
+  it('refuses a caller from its metadata alone, before reading its request', async () => {
+    let handled = false;
+    const started = await startServer(
+      (s) =>
+        s.register(Echo, {
+          ...echoImpl,
+          say: (request) => {
+            handled = true;
+            return { value: request.value };
+          },
+        }),
+      { authenticate },
+    );
+    server = started.server;
+    const session = connect(`http://${started.address}`);
+    try {
+      const stream = session.request({
+        [h2.HTTP2_HEADER_METHOD]: 'POST',
+        [h2.HTTP2_HEADER_PATH]: methodPath(Echo.method.say),
+        [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+        te: 'trailers',
+      });
+      // A frame announcing a 1 MiB message, of which 1 KiB is sent and never the rest: a server
+      // that read the request before authenticating would wait for it.
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(1024 * 1024, 1);
+      stream.write(Buffer.concat([prefix, Buffer.alloc(1024)]));
+      const [headers] = (await once(stream, 'response')) as [Record<string, unknown>];
+      expect(headers['grpc-status']).toBe(String(status.UNAUTHENTICATED));
+      stream.close();
+    } finally {
+      session.close();
+    }
+    expect(handled).toBe(false);
   });
 });
 

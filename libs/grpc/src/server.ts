@@ -8,11 +8,12 @@ import {
 import { Health, reflectionV1, reflectionV1alpha } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { silentLogger, type Logger } from '@understudy/telemetry';
-import { serviceDefinition } from './adapter.js';
-import { grpcHandler, type Edge } from './handlers.js';
+import { rawServiceDefinition, serviceDefinition } from './adapter.js';
+import { grpcHandler, type Encoding } from './handlers.js';
 import { HealthRegistry, overallService } from './health.js';
+import { CallIntake, type Edge, type RetryDelay } from './intake.js';
 import { ReflectionIndex, reflectionServices } from './reflection.js';
-import type { Authenticate, ServiceImpl } from './service-impl.js';
+import type { Authenticate, RawServiceImpl, ServiceImpl } from './service-impl.js';
 import { RpcTelemetry } from './telemetry.js';
 
 export interface GrpcServerOptions {
@@ -21,8 +22,16 @@ export interface GrpcServerOptions {
   /** 0 (the default) lets the system pick a free port; read it from `port` after `start()`. */
   readonly port?: number;
   readonly logger?: Logger;
-  /** Runs before every call to a registered service; health and reflection stay public. */
+  /**
+   * Runs when a call to a registered service arrives, before its request is read; health and
+   * reflection stay public.
+   */
   readonly authenticate?: Authenticate;
+  /**
+   * Seconds a caller should wait before retrying after a failure, sent as google.rpc.RetryInfo;
+   * undefined (the default) where nothing is known.
+   */
+  readonly retryDelay?: RetryDelay;
   /** How long `shutdown()` lets calls in flight finish before cancelling them. */
   readonly shutdownTimeoutMs?: number;
   /** grpc-js server options, e.g. `grpc.max_receive_message_length`. */
@@ -39,6 +48,7 @@ interface Registration {
   readonly service: DescService;
   readonly impl: object;
   readonly public: boolean;
+  readonly encoding: Encoding;
 }
 
 /**
@@ -53,6 +63,7 @@ export class GrpcServer {
   readonly #options: GrpcServerOptions;
   readonly #logger: Logger;
   readonly #server: Server;
+  readonly #intake = new CallIntake();
   readonly #registrations: Registration[] = [];
   #state: 'new' | 'starting' | 'serving' | 'stopped' = 'new';
   #port: number | undefined;
@@ -60,18 +71,24 @@ export class GrpcServer {
   constructor(options: GrpcServerOptions = {}) {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
-    this.#server = new Server(options.grpcOptions);
+    // First in the list, so it is the innermost: it sees each call before other interceptors.
+    const interceptors = [this.#intake.interceptor, ...(options.grpcOptions?.interceptors ?? [])];
+    this.#server = new Server({ ...options.grpcOptions, interceptors });
   }
 
   /** Adds a service; all services must be registered before `start()`. */
   register<S extends DescService>(service: S, impl: ServiceImpl<S>): this {
-    if (builtIn.includes(service.typeName)) {
-      throw new UnderstudyError(
-        ErrorCode.AlreadyExists,
-        `${service.typeName} is served by GrpcServer itself`,
-      );
-    }
-    this.#add(service, impl, false);
+    this.#addUserService(service, impl, 'typed');
+    return this;
+  }
+
+  /**
+   * Adds a service whose handlers take and return the bytes on the wire, for one that must look
+   * at the caller and the size of a request before decoding it, or that passes bytes on as
+   * they are. It is served like any other: authenticated, traced, in health and reflection.
+   */
+  registerRaw<S extends DescService>(service: S, impl: RawServiceImpl<S>): this {
+    this.#addUserService(service, impl, 'raw');
     return this;
   }
 
@@ -98,18 +115,23 @@ export class GrpcServer {
         reflectionV1alpha.ServerReflection,
       ]),
     );
-    this.#add(Health, this.health.impl, true);
-    this.#add(reflectionV1.ServerReflection, reflection.v1, true);
-    this.#add(reflectionV1alpha.ServerReflection, reflection.v1alpha, true);
+    this.#add(Health, this.health.impl, true, 'typed');
+    this.#add(reflectionV1.ServerReflection, reflection.v1, true, 'typed');
+    this.#add(reflectionV1alpha.ServerReflection, reflection.v1alpha, true, 'typed');
 
     const telemetry = new RpcTelemetry('server');
-    for (const { service, impl, public: isPublic } of this.#registrations) {
+    for (const { service, impl, public: isPublic, encoding } of this.#registrations) {
       const edge: Edge = {
         logger: this.#logger,
         telemetry,
         authenticate: isPublic ? undefined : this.#options.authenticate,
+        retryDelay: this.#options.retryDelay,
+        intake: this.#intake,
       };
-      this.#server.addService(serviceDefinition(service), handlersOf(service, impl, edge));
+      for (const method of service.methods) this.#intake.route(method, edge);
+      const definition =
+        encoding === 'raw' ? rawServiceDefinition(service) : serviceDefinition(service);
+      this.#server.addService(definition, handlersOf(service, impl, edge, encoding));
     }
 
     const address = hostPort(this.#options.host ?? '0.0.0.0', this.#options.port ?? 0);
@@ -164,7 +186,17 @@ export class GrpcServer {
     this.#logger.info({}, 'gRPC server stopped');
   }
 
-  #add(service: DescService, impl: object, isPublic: boolean): void {
+  #addUserService(service: DescService, impl: object, encoding: Encoding): void {
+    if (builtIn.includes(service.typeName)) {
+      throw new UnderstudyError(
+        ErrorCode.AlreadyExists,
+        `${service.typeName} is served by GrpcServer itself`,
+      );
+    }
+    this.#add(service, impl, false, encoding);
+  }
+
+  #add(service: DescService, impl: object, isPublic: boolean, encoding: Encoding): void {
     if (this.#state !== 'new' && !(this.#state === 'starting' && isPublic)) {
       throw new UnderstudyError(
         ErrorCode.FailedPrecondition,
@@ -183,16 +215,21 @@ export class GrpcServer {
         `${service.typeName} has no handler for ${missing.map((m) => m.name).join(', ')}`,
       );
     }
-    this.#registrations.push({ service, impl, public: isPublic });
+    this.#registrations.push({ service, impl, public: isPublic, encoding });
   }
 }
 
-function handlersOf(service: DescService, impl: object, edge: Edge): UntypedServiceImplementation {
+function handlersOf(
+  service: DescService,
+  impl: object,
+  edge: Edge,
+  encoding: Encoding,
+): UntypedServiceImplementation {
   return Object.fromEntries(
     service.methods.map((method) => {
       const handler = Reflect.get(impl, method.localName) as (...args: never[]) => unknown;
       // Bound so class-based implementations keep their `this`.
-      return [method.localName, grpcHandler(method, handler.bind(impl), edge)];
+      return [method.localName, grpcHandler(method, handler.bind(impl), edge, encoding)];
     }),
   );
 }

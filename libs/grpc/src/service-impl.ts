@@ -20,10 +20,14 @@ export interface Principal {
 }
 
 /**
- * Establishes the caller from request metadata, or rejects with an `UnderstudyError`
- * (UNAUTHENTICATED, PERMISSION_DENIED). Runs before every call to a registered service.
+ * Establishes the caller from request metadata, or throws (rejects with) an `UnderstudyError`
+ * (UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED for a caller over its rate). Runs
+ * when a call's metadata arrives, before its request message is read, inside the call's span.
  */
-export type Authenticate = (metadata: Metadata, method: DescMethod) => Promise<Principal>;
+export type Authenticate = (
+  metadata: Metadata,
+  method: DescMethod,
+) => Principal | Promise<Principal>;
 
 /** What a handler knows about the call beyond its request. */
 export interface CallContext {
@@ -72,4 +76,44 @@ export type MethodImpl<M extends DescMethod> =
 /** One typed handler per RPC of a generated service, keyed like the generated `method` map. */
 export type ServiceImpl<S extends DescService> = {
   readonly [K in keyof S['method']]: MethodImpl<S['method'][K]>;
+};
+
+/**
+ * Raw handlers see the request as the bytes that came over the wire and answer bytes: the service
+ * decodes (and may refuse) a request itself, and `GrpcServer` serves the method as described
+ * (health, reflection, telemetry, error mapping) without decoding anything.
+ */
+export type RawUnaryImpl = (
+  request: Uint8Array,
+  context: CallContext,
+) => Uint8Array | Promise<Uint8Array>;
+
+export type RawServerStreamingImpl = (
+  request: Uint8Array,
+  context: CallContext,
+) => AsyncIterable<Uint8Array>;
+
+export type RawClientStreamingImpl = (
+  requests: AsyncIterable<Uint8Array>,
+  context: CallContext,
+) => Promise<Uint8Array>;
+
+export type RawBiDiStreamingImpl = (
+  requests: AsyncIterable<Uint8Array>,
+  context: CallContext,
+) => AsyncIterable<Uint8Array>;
+
+export type RawMethodImpl<M extends DescMethod> = M extends { methodKind: 'unary' }
+  ? RawUnaryImpl
+  : M extends { methodKind: 'server_streaming' }
+    ? RawServerStreamingImpl
+    : M extends { methodKind: 'client_streaming' }
+      ? RawClientStreamingImpl
+      : M extends { methodKind: 'bidi_streaming' }
+        ? RawBiDiStreamingImpl
+        : never;
+
+/** One raw handler per RPC of a generated service, keyed like the generated `method` map. */
+export type RawServiceImpl<S extends DescService> = {
+  readonly [K in keyof S['method']]: RawMethodImpl<S['method'][K]>;
 };

@@ -1,7 +1,16 @@
+import { fromBinary } from '@bufbuild/protobuf';
+import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { googleRpc, googleRpcDetails } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { describe, expect, it } from 'vitest';
-import { errorOfStatus, errorTrailer, statusName, statusOfError } from './status.js';
+import {
+  errorOfStatus,
+  errorTrailer,
+  statusDetailsTrailer,
+  statusName,
+  statusOfError,
+} from './status.js';
 
 /** What a grpc-js client reports for the status a server sent. */
 function received(code: status, details: string, metadata = new Metadata()): ServiceError {
@@ -67,5 +76,39 @@ describe('statusOfError and errorOfStatus', () => {
     });
     expect(errorOfStatus(received(status.UNKNOWN, '')).message).toBe('UNKNOWN');
     expect(statusName(99)).toBe('99');
+  });
+});
+
+describe('the google.rpc.Status trailer', () => {
+  function rich(error: UnderstudyError, retryDelaySeconds?: number) {
+    const [raw] = statusOfError(error, retryDelaySeconds).metadata.get(statusDetailsTrailer);
+    if (!(raw instanceof Buffer)) throw new Error('no google.rpc.Status trailer');
+    const decoded = fromBinary(googleRpc.StatusSchema, raw);
+    const delays = decoded.details.map((any) => {
+      const delay = anyUnpack(any, googleRpcDetails.RetryInfoSchema)?.retryDelay;
+      return delay && { seconds: delay.seconds, nanos: delay.nanos };
+    });
+    return { code: decoded.code, message: decoded.message, delays };
+  }
+
+  it('mirrors the status, internal failures as vaguely', () => {
+    expect(rich(new UnderstudyError(ErrorCode.PayloadTooLarge, 'too big'))).toEqual({
+      code: status.RESOURCE_EXHAUSTED,
+      message: 'too big',
+      delays: [],
+    });
+    expect(rich(new UnderstudyError(ErrorCode.Internal, 'db password rejected'))).toEqual({
+      code: status.INTERNAL,
+      message: 'internal error',
+      delays: [],
+    });
+  });
+
+  it('carries a retry delay as RetryInfo, and leaves out delays that are no duration', () => {
+    const busy = new UnderstudyError(ErrorCode.Unavailable, 'busy');
+    expect(rich(busy, 5).delays).toEqual([{ seconds: 5n, nanos: 0 }]);
+    expect(rich(busy, 0.25).delays).toEqual([{ seconds: 0n, nanos: 250_000_000 }]);
+    for (const nonsense of [-1, Infinity, Number.NaN])
+      expect(rich(busy, nonsense).delays).toEqual([]);
   });
 });

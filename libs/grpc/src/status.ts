@@ -1,4 +1,7 @@
+import { create, toBinary } from '@bufbuild/protobuf';
+import { anyPack } from '@bufbuild/protobuf/wkt';
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { googleRpc, googleRpcDetails } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError, codeOfGrpcStatus, grpcStatusOf } from '@understudy/errors';
 
 /**
@@ -13,21 +16,50 @@ interface ErrorTrailer {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * gRPC's standard rich-error trailer: a google.rpc.Status that clients in any language decode,
+ * with a google.rpc.RetryInfo when the server knows how long to wait (OTLP exporters, for one,
+ * retry RESOURCE_EXHAUSTED only when it is there).
+ */
+export const statusDetailsTrailer = 'grpc-status-details-bin';
+
 const errorCodes = new Set<string>(Object.values(ErrorCode));
 
-/** What the server answers for a failure; internal ones keep their message to the logs only. */
-export function statusOfError(error: UnderstudyError): StatusObject {
+/**
+ * What the server answers for a failure; internal ones keep their message to the logs only.
+ * `retryDelaySeconds`, when given, tells the caller how long to wait before trying again.
+ */
+export function statusOfError(error: UnderstudyError, retryDelaySeconds?: number): StatusObject {
   const internal = error.code === ErrorCode.Internal;
   const trailer: ErrorTrailer = internal
     ? { code: error.code, retryable: error.retryable }
     : { code: error.code, retryable: error.retryable, details: error.details };
+  const code = grpcStatusOf(error.code);
+  const details = internal ? 'internal error' : error.message;
   const metadata = new Metadata();
   metadata.set(errorTrailer, encode(trailer));
-  return {
-    code: grpcStatusOf(error.code),
-    details: internal ? 'internal error' : error.message,
-    metadata,
-  };
+  metadata.set(statusDetailsTrailer, richStatus(code, details, retryDelaySeconds));
+  return { code, details, metadata };
+}
+
+function richStatus(code: status, message: string, retryDelaySeconds: number | undefined): Buffer {
+  // A delay that is no duration (negative, infinite, NaN) is left out rather than failing the call.
+  const retryInfo =
+    retryDelaySeconds !== undefined && Number.isFinite(retryDelaySeconds) && retryDelaySeconds >= 0
+      ? [anyPack(googleRpcDetails.RetryInfoSchema, retryInfoOf(retryDelaySeconds))]
+      : [];
+  const rich = create(googleRpc.StatusSchema, { code, message, details: retryInfo });
+  return Buffer.from(toBinary(googleRpc.StatusSchema, rich));
+}
+
+function retryInfoOf(seconds: number): googleRpcDetails.RetryInfo {
+  const whole = Math.floor(seconds);
+  return create(googleRpcDetails.RetryInfoSchema, {
+    retryDelay: {
+      seconds: BigInt(whole),
+      nanos: Math.min(999_999_999, Math.round((seconds - whole) * 1e9)),
+    },
+  });
 }
 
 /** Details that JSON cannot carry (a bigint, a cycle) are dropped rather than failing the call. */

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from './client.js';
 import type { GrpcServer } from './server.js';
 import { Echo, type EchoService } from './testing/echo.js';
-import { echoImpl, startServer } from './testing/harness.js';
+import { echoImpl, rawEchoImpl, startServer } from './testing/harness.js';
 
 /** Collects on demand, the way a Prometheus scrape would. */
 class TestReader extends MetricReader {
@@ -126,5 +126,112 @@ describe('metrics', () => {
       expect(ok?.value.count).toBeGreaterThanOrEqual(1);
       expect(points.some((p) => p.attributes['rpc.status_code'] === 'UNAVAILABLE')).toBe(true);
     }
+  });
+});
+
+describe('calls that end before their handler', () => {
+  let guarded: GrpcServer;
+  let address: string;
+  let authenticatedIn: Span | undefined;
+  let handled = 0;
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+
+  beforeAll(async () => {
+    const started = await startServer(
+      (s) =>
+        s.registerRaw(Echo, {
+          ...rawEchoImpl,
+          say: (request) => {
+            handled++;
+            return request;
+          },
+        }),
+      {
+        authenticate: async (metadata) => {
+          authenticatedIn = trace.getActiveSpan();
+          const [key] = metadata.get('x-understudy-key');
+          if (key === 'slow') await gate;
+          else if (key !== 'k-1') {
+            throw new UnderstudyError(ErrorCode.Unauthenticated, 'missing or bad key');
+          }
+          return { subject: 'svc-a' };
+        },
+      },
+    );
+    guarded = started.server;
+    address = started.address;
+  });
+
+  afterAll(async () => {
+    release();
+    await guarded.shutdown();
+  });
+
+  const serverSpan = () => exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER);
+
+  it('traces a refused caller in the call span, authentication included', async () => {
+    exporter.reset();
+    const anonymous = createClient(Echo, address);
+    try {
+      await expect(anonymous.say({ value: 'x' })).rejects.toMatchObject({
+        code: ErrorCode.Unauthenticated,
+      });
+    } finally {
+      anonymous.close();
+    }
+    const span = serverSpan();
+    expect(span?.attributes).toMatchObject({
+      'rpc.method': 'understudy.grpc.testing.v1.Echo/Say',
+      'rpc.status_code': 'UNAUTHENTICATED',
+    });
+    expect(span?.parentSpanContext?.isRemote).toBe(true);
+    expect(authenticatedIn?.spanContext().spanId).toBe(span?.spanContext().spanId);
+    expect(handled).toBe(0);
+  });
+
+  it('records a call past its deadline while authenticating, and never runs its handler', async () => {
+    exporter.reset();
+    const slow = createClient(Echo, address, { metadata: { 'x-understudy-key': 'slow' } });
+    try {
+      await expect(slow.say({ value: 'x' }, { timeoutMs: 100 })).rejects.toMatchObject({
+        code: ErrorCode.DeadlineExceeded,
+      });
+    } finally {
+      slow.close();
+    }
+    await expect.poll(() => serverSpan()?.attributes['rpc.status_code']).toBe('DEADLINE_EXCEEDED');
+    // Authentication succeeding after the call ended lets nothing through.
+    release();
+    await new Promise(setImmediate);
+    expect(handled).toBe(0);
+    expect(exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(1);
+  });
+
+  it('traces and measures raw calls as typed ones', async () => {
+    exporter.reset();
+    const keyed = createClient(Echo, address, { metadata: { 'x-understudy-key': 'k-1' } });
+    try {
+      expect((await keyed.say({ value: 'raw' })).value).toBe('raw');
+    } finally {
+      keyed.close();
+    }
+    expect(serverSpan()?.attributes).toMatchObject({
+      'rpc.system.name': 'grpc',
+      'rpc.method': 'understudy.grpc.testing.v1.Echo/Say',
+      'rpc.status_code': 'OK',
+    });
+    const { resourceMetrics } = await reader.collect();
+    const duration = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === 'rpc.server.call.duration') as HistogramMetricData;
+    const statuses = duration.dataPoints
+      .filter((p) => p.attributes['rpc.method'] === 'understudy.grpc.testing.v1.Echo/Say')
+      .map((p) => p.attributes['rpc.status_code']);
+    expect(statuses).toEqual(
+      expect.arrayContaining(['OK', 'UNAUTHENTICATED', 'DEADLINE_EXCEEDED']),
+    );
   });
 });

@@ -204,8 +204,8 @@ export const definition: ServiceDefinition<typeof settings> = {
         },
         {
           provide: OtlpGrpcHandler,
-          inject: [OtlpEdge, LOGGER],
-          useFactory: (edge: OtlpEdge, log: Logger) => new OtlpGrpcHandler(edge, log),
+          inject: [OtlpEdge],
+          useFactory: (edge: OtlpEdge) => new OtlpGrpcHandler(edge),
         },
         Background,
         OtlpHttpServer,

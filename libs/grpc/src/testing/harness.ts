@@ -1,7 +1,10 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { StringValueSchema } from '@bufbuild/protobuf/wkt';
+import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import type { Logger } from '@understudy/telemetry';
-import type { ServiceImpl } from '../service-impl.js';
+import type { RawServiceImpl, ServiceImpl } from '../service-impl.js';
 import { GrpcServer, type GrpcServerOptions } from '../server.js';
-import type { EchoService } from './echo.js';
+import { Echo, type EchoService } from './echo.js';
 
 /** The reference behaviour of Echo; tests override single methods. */
 export const echoImpl: ServiceImpl<EchoService> = {
@@ -21,6 +24,42 @@ export const echoImpl: ServiceImpl<EchoService> = {
     for await (const request of requests) yield { value: request.value.toUpperCase() };
   },
   last: () => ({ note: 'now' }),
+};
+
+export const encodeString = (value: string): Uint8Array =>
+  toBinary(StringValueSchema, create(StringValueSchema, { value }));
+
+/** Decodes as a raw service would, refusing what does not decode instead of failing INTERNAL. */
+export function decodeString(bytes: Uint8Array): string {
+  try {
+    return fromBinary(StringValueSchema, bytes).value;
+  } catch (error) {
+    throw new UnderstudyError(ErrorCode.InvalidArgument, 'request is not a StringValue', {
+      cause: error,
+    });
+  }
+}
+
+const tick = Echo.method.last.output;
+
+/** `echoImpl` on the bytes on the wire: each handler decodes and encodes itself. */
+export const rawEchoImpl: RawServiceImpl<EchoService> = {
+  say: (request) => encodeString(decodeString(request)),
+  repeat: async function* (request) {
+    for (let i = 1; i <= 3; i++) {
+      await Promise.resolve();
+      yield encodeString(`${decodeString(request)} ${i}`);
+    }
+  },
+  join: async (requests) => {
+    const parts: string[] = [];
+    for await (const request of requests) parts.push(decodeString(request));
+    return encodeString(parts.join(' '));
+  },
+  chat: async function* (requests) {
+    for await (const request of requests) yield encodeString(decodeString(request).toUpperCase());
+  },
+  last: () => toBinary(tick, create(tick, { note: 'now' })),
 };
 
 /** A server on loopback with a system-picked port, and the address a client dials. */

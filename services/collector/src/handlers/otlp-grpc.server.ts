@@ -4,11 +4,11 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
+import type { GrpcServer } from '@understudy/grpc';
 import { InjectConfig } from '@understudy/service';
 import type { Logger } from '@understudy/telemetry';
 import { InjectLogger } from '@understudy/telemetry/nest';
 import type { CollectorConfig } from '../config.js';
-import { listenGrpc, type GrpcListener } from '../drivers/grpc-server.js';
 import { OtlpGrpcHandler } from './otlp-grpc.js';
 
 /** How long exports in flight may take to finish once shutdown began. */
@@ -20,7 +20,8 @@ const drainMs = 10_000;
  */
 @Injectable()
 export class OtlpGrpcServer implements OnApplicationBootstrap, OnModuleDestroy {
-  private listener: GrpcListener | undefined;
+  private server: GrpcServer | undefined;
+  private boundPort: number | undefined;
 
   constructor(
     @Inject(OtlpGrpcHandler) private readonly handler: OtlpGrpcHandler,
@@ -30,17 +31,21 @@ export class OtlpGrpcServer implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** The bound port (useful with port 0). */
   get port(): number | undefined {
-    return this.listener?.port;
+    return this.boundPort;
   }
 
   async onApplicationBootstrap(): Promise<void> {
     const { host, port } = this.config.otlpGrpc;
-    const { services, serverOptions } = this.handler;
-    this.listener = await listenGrpc(host, port, services, serverOptions, this.logger);
-    this.logger.info({ host, port: this.listener.port }, 'OTLP/gRPC listening');
+    this.server = this.handler.createServer({
+      host,
+      port,
+      logger: this.logger,
+      shutdownTimeoutMs: drainMs,
+    });
+    this.boundPort = await this.server.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.listener?.close(drainMs);
+    await this.server?.shutdown();
   }
 }

@@ -13,15 +13,24 @@ import {
 import {
   googleRpc,
   googleRpcDetails,
+  Health,
+  HealthCheckResponse_ServingStatus,
   otlpLogsService,
   otlpTraceService,
+  reflectionV1,
 } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
-import { methodPath, serviceDefinition } from '@understudy/grpc';
-import { silentLogger } from '@understudy/telemetry';
+import {
+  createClient,
+  methodPath,
+  rawServiceDefinition,
+  serviceDefinition,
+  statusDetailsTrailer,
+  type GrpcServer,
+} from '@understudy/grpc';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestResult } from '../domain/ingest.js';
-import { listenGrpc, type GrpcListener } from '../drivers/grpc-server.js';
+import { decodedSizeOf } from '../domain/otlp-codec.js';
 import type { OtlpEdge } from '../edge/otlp-edge.js';
 import {
   logsRequest,
@@ -31,16 +40,21 @@ import {
   userMessageRecord,
 } from '../edge/testing/fixtures.js';
 import { chatSpan, exportRequest } from '../testing/otlp-requests.js';
-import { OtlpGrpcHandler, statusDetailsTrailer } from './otlp-grpc.js';
+import { OtlpGrpcHandler } from './otlp-grpc.js';
 
 const { TraceService, ExportTraceServiceRequestSchema } = otlpTraceService;
 const { LogsService } = otlpLogsService;
 const maxBodyBytes = 64 * 1024;
 const exportPath = methodPath(TraceService.method.export);
 
-function serve(edge: OtlpEdge): Promise<GrpcListener> {
-  const handler = new OtlpGrpcHandler(edge);
-  return listenGrpc('127.0.0.1', 0, handler.services, handler.serverOptions, silentLogger);
+async function serve(edge: OtlpEdge): Promise<GrpcServer> {
+  const server = new OtlpGrpcHandler(edge).createServer({
+    host: '127.0.0.1',
+    port: 0,
+    shutdownTimeoutMs: 1_000,
+  });
+  await server.start();
+  return server;
 }
 
 type ExportClient = Client & {
@@ -52,7 +66,7 @@ type ExportClient = Client & {
 };
 
 /** A real grpc-js client of a generated service (the libs/grpc adapter does the encoding). */
-function clientOf(service: DescService, server: GrpcListener, gzip = false): ExportClient {
+function clientOf(service: DescService, server: GrpcServer, gzip = false): ExportClient {
   const Constructor = makeGenericClientConstructor(serviceDefinition(service), service.name);
   return new Constructor(`127.0.0.1:${server.port}`, credentials.createInsecure(), {
     ...(gzip && { 'grpc.default_compression_algorithm': compressionAlgorithms.gzip }),
@@ -60,20 +74,9 @@ function clientOf(service: DescService, server: GrpcListener, gzip = false): Exp
 }
 
 /** A client sending whatever bytes it is given as the TraceService request. */
-function rawClientOf(server: GrpcListener): ExportClient {
-  const identity = (bytes: Buffer) => bytes;
+function rawClientOf(server: GrpcServer): ExportClient {
   const Constructor = makeGenericClientConstructor(
-    {
-      export: {
-        path: exportPath,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    },
+    rawServiceDefinition(TraceService),
     'RawTraceService',
   );
   return new Constructor(
@@ -119,7 +122,7 @@ const traceExport = () => exportRequest([chatSpan()]);
 
 describe('OTLP/gRPC export', () => {
   const ingest = new RecordingIngest();
-  let server: GrpcListener;
+  let server: GrpcServer;
   let traces: ExportClient;
 
   beforeAll(async () => {
@@ -129,7 +132,7 @@ describe('OTLP/gRPC export', () => {
 
   afterAll(async () => {
     traces.close();
-    await server.close(1_000);
+    await server.shutdown();
   });
 
   afterEach(() => {
@@ -177,6 +180,34 @@ describe('OTLP/gRPC export', () => {
       });
     } finally {
       logs.close();
+    }
+  });
+
+  it('serves health and reflection beside the exports, to callers without a key', async () => {
+    const address = `127.0.0.1:${server.port}`;
+    const health = createClient(Health, address);
+    const reflection = createClient(reflectionV1.ServerReflection, address);
+    try {
+      const { status: serving } = await health.check({ service: TraceService.typeName });
+      expect(serving).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      const names: string[] = [];
+      for await (const { messageResponse } of reflection.serverReflectionInfo([
+        { messageRequest: { case: 'listServices', value: '' } },
+      ])) {
+        if (messageResponse.case === 'listServicesResponse') {
+          names.push(...messageResponse.value.service.map((s) => s.name));
+        }
+      }
+      expect(names).toEqual([
+        'grpc.health.v1.Health',
+        'grpc.reflection.v1.ServerReflection',
+        'grpc.reflection.v1alpha.ServerReflection',
+        LogsService.typeName,
+        TraceService.typeName,
+      ]);
+    } finally {
+      health.close();
+      reflection.close();
     }
   });
 
@@ -276,7 +307,7 @@ describe('OTLP/gRPC limits and back-pressure', () => {
       expect(ingest.received.map((r) => r.tenantId)).toEqual(['acme', 'globex', 'acme']);
     } finally {
       traces.close();
-      await server.close(1_000);
+      await server.shutdown();
     }
   });
 
@@ -303,7 +334,7 @@ describe('OTLP/gRPC limits and back-pressure', () => {
       });
     } finally {
       traces.close();
-      await server.close(1_000);
+      await server.shutdown();
     }
   });
 
@@ -314,9 +345,13 @@ describe('OTLP/gRPC limits and back-pressure', () => {
       new Promise((resolve) => {
         settle = resolve;
       });
-    const size = toBinary(ExportTraceServiceRequestSchema, traceExport()).byteLength;
+    const body = toBinary(ExportTraceServiceRequestSchema, traceExport());
+    // Room for one export in flight, decoded.
     const server = await serve(
-      testEdge(ingest, { maxInFlightBytes: size + 10, limits: { maxBodyBytes: size + 10 } }),
+      testEdge(ingest, {
+        maxInFlightBytes: decodedSizeOf('traces', body, 'protobuf') + 10,
+        limits: { maxBodyBytes: body.byteLength + 10 },
+      }),
     );
     const traces = clientOf(TraceService, server);
     try {
@@ -335,7 +370,7 @@ describe('OTLP/gRPC limits and back-pressure', () => {
       expect((await call(traces, traceExport())).error).toBeUndefined();
     } finally {
       traces.close();
-      await server.close(1_000);
+      await server.shutdown();
     }
   });
 });
