@@ -52,10 +52,26 @@ const addressVariables: Record<string, string> = {
 };
 const usesDatabase = ['clusterer', 'dataset-builder', 'trainer-orchestrator', 'model-registry'];
 /** trainer-orchestrator hands the S3 keys to its Jobs by Secret name and never holds them. */
-const holdsS3Keys = ['dataset-builder'];
+const holdsS3Keys = ['collector', 'dataset-builder'];
 /** The services that encrypt call content (collector) or read it. */
 const readsContent = ['collector', 'embedder', 'dataset-builder'];
 const contentKeysDir = '/etc/understudy/content-keys';
+const redactionRulesFile = '/etc/understudy/redaction/redaction-rules.json';
+/** The collector's numeric settings, each a whole number of its unit. */
+const collectorNumbers = [
+  'UNDERSTUDY_COLLECTOR_TENANT_REQUESTS_PER_SECOND',
+  'UNDERSTUDY_COLLECTOR_TENANT_BYTES_PER_SECOND',
+  'UNDERSTUDY_COLLECTOR_MAX_BODY_BYTES',
+  'UNDERSTUDY_COLLECTOR_MAX_IN_FLIGHT_BYTES',
+  'UNDERSTUDY_COLLECTOR_PUBLISH_TIMEOUT_MS',
+  'UNDERSTUDY_COLLECTOR_JOIN_TIMEOUT_MS',
+  'UNDERSTUDY_COLLECTOR_DEDUP_WINDOW_MS',
+  'UNDERSTUDY_COLLECTOR_JOIN_MAX_HELD_BYTES',
+  'UNDERSTUDY_COLLECTOR_JOIN_TICK_MS',
+  'UNDERSTUDY_ARCHIVE_MAX_CALLS',
+  'UNDERSTUDY_ARCHIVE_MAX_BYTES',
+  'UNDERSTUDY_ARCHIVE_MAX_AGE_MS',
+];
 
 interface Scenario {
   readonly title: string;
@@ -292,10 +308,14 @@ describe.each([defaults, production])('helm template with $title', (scenario) =>
     }
   });
 
-  it("exposes the conventions' ports on each Service", () => {
+  it("exposes the conventions' ports on each Service and its pods", () => {
     for (const service of objectsOf(manifests, Service)) {
       const ports = service.spec?.ports?.map((p) => p.port);
       expect(ports, service.metadata?.name).toEqual(servicePorts[componentOf(service)]);
+    }
+    for (const deployment of deployments()) {
+      const ports = containerOf(deployment).ports?.map((p) => p.containerPort);
+      expect(ports, deployment.metadata?.name).toEqual(servicePorts[componentOf(deployment)]);
     }
   });
 
@@ -308,6 +328,9 @@ describe.each([defaults, production])('helm template with $title', (scenario) =>
       expect(names.includes('UNDERSTUDY_DATABASE_URL')).toBe(usesDatabase.includes(component));
       expect(names.includes('UNDERSTUDY_S3_SECRET_KEY')).toBe(holdsS3Keys.includes(component));
       expect(names.includes('UNDERSTUDY_LLM_API_KEY')).toBe(component === 'inference-gateway');
+      expect(names.includes('UNDERSTUDY_COLLECTOR_REDACTION_SECRET')).toBe(
+        component === 'collector',
+      );
     }
     for (const configMap of objectsOf(manifests, ConfigMap)) {
       for (const key of Object.keys(configMap.data ?? {})) {
@@ -330,6 +353,10 @@ describe.each([defaults, production])('helm template with $title', (scenario) =>
         );
       }
     }
+    expect(configOf(manifests, named('collector'))).toMatchObject({
+      UNDERSTUDY_GRPC_PORT: '4317',
+      UNDERSTUDY_HTTP_PORT: '4318',
+    });
     expect(configOf(manifests, named('trainer-orchestrator'))).toMatchObject({
       UNDERSTUDY_EXECUTOR: 'kubernetes',
       UNDERSTUDY_TRAINING_NAMESPACE: scenario.trainingNamespace,
@@ -365,6 +392,20 @@ describe.each([defaults, production])('helm template with $title', (scenario) =>
         namespace: scenario.namespace,
       },
     ]);
+  });
+
+  it('gives the collector its object store, limits, join and archive settings', () => {
+    for (const service of services) {
+      const env = configOf(manifests, named(service));
+      const storage = ['UNDERSTUDY_S3_ENDPOINT', 'UNDERSTUDY_S3_REGION', 'UNDERSTUDY_S3_BUCKET'];
+      const usesS3 = ['collector', 'dataset-builder', 'trainer-orchestrator'].includes(service);
+      for (const variable of storage) expect(env[variable] !== undefined, service).toBe(usesS3);
+      for (const variable of collectorNumbers) {
+        // Large byte counts must not reach the collector in exponent notation.
+        if (service === 'collector') expect(env[variable], variable).toMatch(/^[1-9][0-9]*$/);
+        else expect(env[variable], `${service} ${variable}`).toBeUndefined();
+      }
+    }
   });
 
   it('renders a Job template from which valid GPU training Jobs are built', () => {
@@ -425,6 +466,7 @@ describe('helm template with production values', () => {
       }
     }
     expect([...refs].sort()).toEqual([
+      'UNDERSTUDY_COLLECTOR_REDACTION_SECRET=understudy-redaction/UNDERSTUDY_COLLECTOR_REDACTION_SECRET',
       'UNDERSTUDY_DATABASE_URL=understudy-postgres/database-url',
       'UNDERSTUDY_KAFKA_SASL_PASSWORD=understudy-kafka/sasl-password',
       'UNDERSTUDY_LLM_API_KEY=understudy-llm/UNDERSTUDY_LLM_API_KEY',
@@ -469,6 +511,55 @@ describe('helm template with production values', () => {
       });
       expect(file, component).toBe(`${contentKeysDir}/content-keys.json`);
     }
+  });
+
+  it('hands the collector its redaction rules as a read-only JSON file, restarting it on change', () => {
+    const configMap = objectsOf(manifests, ConfigMap).find(
+      (c) => c.metadata?.name === 'prod-understudy-collector-redaction',
+    );
+    expect(JSON.parse(configMap?.data?.['redaction-rules.json'] ?? 'null')).toEqual({
+      patterns: [{ entity: 'EMPLOYEE_ID', regex: '\\bE-\\d{6}\\b' }],
+      allow: ['support@example.com', { regex: '.*@example\\.org', flags: 'i' }],
+      disable: ['IP_ADDRESS'],
+    });
+    for (const deployment of objectsOf(manifests, Deployment)) {
+      const component = componentOf(deployment);
+      const pod = deployment.spec?.template;
+      const mount = containerOf(deployment).volumeMounts?.find((m) => m.name === 'redaction-rules');
+      const volume = pod?.spec?.volumes?.find((v) => v.name === 'redaction-rules');
+      const file = configOf(manifests, deployment.metadata?.name ?? '')[
+        'UNDERSTUDY_COLLECTOR_REDACTION_RULES_FILE'
+      ];
+      if (component !== 'collector') {
+        expect([mount, volume, file], component).toEqual([undefined, undefined, undefined]);
+        continue;
+      }
+      expect(mount).toEqual({
+        name: 'redaction-rules',
+        mountPath: '/etc/understudy/redaction',
+        readOnly: true,
+      });
+      expect(volume?.configMap?.name).toBe(configMap?.metadata?.name);
+      expect(file).toBe(redactionRulesFile);
+      expect(pod?.metadata?.annotations?.['checksum/redaction-rules']).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('sets the collector limits, join and archive from values', () => {
+    expect(configOf(manifests, 'prod-understudy-collector')).toMatchObject({
+      UNDERSTUDY_S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com',
+      UNDERSTUDY_S3_BUCKET: 'understudy-artifacts',
+      UNDERSTUDY_COLLECTOR_TENANT_REQUESTS_PER_SECOND: '500',
+      UNDERSTUDY_COLLECTOR_TENANT_BYTES_PER_SECOND: '67108864',
+      UNDERSTUDY_COLLECTOR_MAX_BODY_BYTES: '8388608',
+      UNDERSTUDY_COLLECTOR_MAX_IN_FLIGHT_BYTES: '268435456',
+      UNDERSTUDY_COLLECTOR_JOIN_TIMEOUT_MS: '60000',
+      UNDERSTUDY_COLLECTOR_DEDUP_WINDOW_MS: '900000',
+      UNDERSTUDY_COLLECTOR_JOIN_MAX_HELD_BYTES: '536870912',
+      // Not in the production values: the defaults.
+      UNDERSTUDY_COLLECTOR_PUBLISH_TIMEOUT_MS: '8000',
+      UNDERSTUDY_ARCHIVE_MAX_CALLS: '20000',
+    });
   });
 
   it('places training Jobs on H100 nodes through the Kueue queue', () => {
@@ -520,6 +611,7 @@ describe('helm template with default values', () => {
       'understudy-s3': ['UNDERSTUDY_S3_ACCESS_KEY', 'UNDERSTUDY_S3_SECRET_KEY'],
       'understudy-database': ['UNDERSTUDY_DATABASE_URL'],
       'understudy-llm': ['UNDERSTUDY_LLM_API_KEY'],
+      'understudy-redaction': ['UNDERSTUDY_COLLECTOR_REDACTION_SECRET'],
     });
     expect(jobTemplate(manifests, defaults).s3CredentialsSecret).toBe('understudy-s3');
   });
@@ -531,6 +623,17 @@ describe('helm template with default values', () => {
       const config = configOf(manifests, deployment.metadata?.name ?? '');
       expect(config['UNDERSTUDY_CONTENT_KEYS_FILE']).toBeUndefined();
     }
+  });
+
+  it('redacts with the built-in detectors only: no rules file mounted or named', () => {
+    expect(manifests.map((m) => m.metadata.name)).not.toContain('understudy-collector-redaction');
+    const collector = objectsOf(manifests, Deployment).find((d) => componentOf(d) === 'collector');
+    const volumes = collector?.spec?.template.spec?.volumes ?? [];
+    expect(volumes.map((v) => v.name)).not.toContain('redaction-rules');
+    const config = configOf(manifests, 'understudy-collector');
+    expect(config['UNDERSTUDY_COLLECTOR_REDACTION_RULES_FILE']).toBeUndefined();
+    expect(config['UNDERSTUDY_COLLECTOR_MAX_BODY_BYTES']).toBe('4194304');
+    expect(config['UNDERSTUDY_COLLECTOR_JOIN_MAX_HELD_BYTES']).toBe('268435456');
   });
 
   it('renders no ServiceMonitor and no HorizontalPodAutoscaler', () => {
@@ -589,6 +692,7 @@ describe('NOTES.txt', () => {
     expect(text).toContain('s3.accessKey/s3.secretKey (or s3.existingSecret) are empty');
     expect(text).toContain('database.url (or database.existingSecret) is empty');
     expect(text).toContain('llm.apiKey (or llm.existingSecret) is empty');
+    expect(text).toContain('redaction.secret (or redaction.existingSecret) is empty');
   });
 });
 
@@ -605,6 +709,9 @@ describe('invalid values', () => {
       "'/securityContext/readOnlyRootFilesystem': value must be true",
       "'/training/gpuCount': minimum",
       "'/training/kueue/queueName'",
+      "'/redaction/secret': 'shorter-than-32-characters' does not match pattern",
+      "'/redaction/rules/patterns/0/entity': 'employee id' does not match pattern",
+      "'/redaction/rules/disable/0': value must be one of",
     ]) {
       expect(result.stderr).toContain(mistake);
     }
@@ -624,6 +731,13 @@ describe('invalid values', () => {
     expect(result.stderr).toContain(
       'terminationGracePeriodSeconds must exceed preStopSleepSeconds',
     );
+  });
+
+  it('refuses an in-flight budget smaller than the largest export', async () => {
+    const set = ['collector.maxInFlightBytes=1048576'];
+    const result = await helm(templateArgs({ ...defaults, set }));
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('collector.maxInFlightBytes must hold the largest export');
   });
 
   it('takes content keys only from a Secret, never from values', async () => {

@@ -17,6 +17,8 @@ export const embeddedConfig = {
   host: setting('UNDERSTUDY_HOST', env.text().default('127.0.0.1')),
   /** Where agents send OTLP/HTTP traces (the collector). */
   otlpPort: setting('UNDERSTUDY_OTLP_PORT', env.port().default(4318)),
+  /** Where agents send OTLP/gRPC (the collector; health and reflection too). */
+  otlpGrpcPort: setting('UNDERSTUDY_OTLP_GRPC_PORT', env.port().default(4317)),
   /** The OpenAI-compatible inference gateway. */
   gatewayPort: setting('UNDERSTUDY_GATEWAY_PORT', env.port().default(8080)),
   /** The model registry's gRPC API (health and reflection included). */

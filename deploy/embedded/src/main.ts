@@ -26,6 +26,7 @@ process.stdout.write(
     '',
     'Understudy (embedded) is running.',
     `  agents send OTLP/HTTP traces to  ${platform.otlpUrl}/v1/traces`,
+    `  or OTLP/gRPC to                  ${platform.otlpGrpcAddress}`,
     `  OpenAI-compatible gateway        ${platform.gatewayUrl}/chat/completions`,
     `  model registry (gRPC)            ${platform.registryAddress}   e.g. grpcurl -plaintext ${platform.registryAddress} list`,
     `  API key (tenant ${platform.tenant})         ${config.dataDir}/api-key   (Authorization: Bearer <key>)`,

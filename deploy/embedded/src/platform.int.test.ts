@@ -21,6 +21,7 @@ describe('embedded platform', () => {
         UNDERSTUDY_DATA_DIR: dataDir,
         UNDERSTUDY_LOG_LEVEL: 'warn',
         UNDERSTUDY_OTLP_PORT: await port(),
+        UNDERSTUDY_OTLP_GRPC_PORT: await port(),
         UNDERSTUDY_GATEWAY_PORT: await port(),
         UNDERSTUDY_REGISTRY_PORT: await port(),
         UNDERSTUDY_OPS_PORT: await port(),
@@ -58,12 +59,17 @@ describe('embedded platform', () => {
       ]),
     );
 
-    const health = createClient(Health, platform.registryAddress);
-    try {
-      const answer = await health.check({ service: '' });
-      expect(answer.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
-    } finally {
-      health.close();
+    for (const [address, service] of [
+      [platform.registryAddress, ''],
+      [platform.otlpGrpcAddress, 'opentelemetry.proto.collector.trace.v1.TraceService'],
+    ] as const) {
+      const health = createClient(Health, address);
+      try {
+        const answer = await health.check({ service });
+        expect(answer.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      } finally {
+        health.close();
+      }
     }
 
     // Authenticated ingress: the collector and the gateway refuse a missing key.

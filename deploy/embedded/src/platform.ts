@@ -36,6 +36,7 @@ export interface Platform {
   readonly apiKey: string;
   readonly tenant: string;
   readonly otlpUrl: string;
+  readonly otlpGrpcAddress: string;
   readonly gatewayUrl: string;
   readonly registryAddress: string;
   readonly opsUrl: string;
@@ -157,6 +158,7 @@ export async function startPlatform(
     await start(collector, {
       UNDERSTUDY_HTTP_HOST: config.host,
       UNDERSTUDY_HTTP_PORT: String(config.otlpPort),
+      UNDERSTUDY_GRPC_PORT: String(config.otlpGrpcPort),
       UNDERSTUDY_COLLECTOR_REDACTION_SECRET: await redactionSecret(config.dataDir),
     });
     await start(inferenceGateway, {
@@ -172,6 +174,7 @@ export async function startPlatform(
       apiKey: keys.apiKey,
       tenant: config.tenant,
       otlpUrl: `http://${config.host}:${String(config.otlpPort)}`,
+      otlpGrpcAddress: `${config.host}:${String(config.otlpGrpcPort)}`,
       gatewayUrl: `http://${config.host}:${String(config.gatewayPort)}/v1`,
       registryAddress,
       opsUrl: telemetry.ops.url,

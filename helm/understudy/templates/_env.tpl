@@ -52,6 +52,33 @@ services that use it.
 {{- if include "understudy.contentKeysMounted" . }}
 {{- $_ := set $env "UNDERSTUDY_CONTENT_KEYS_FILE" (printf "/etc/understudy/content-keys/%s" $values.contentEncryption.secretKeys.file) }}
 {{- end }}
+{{- if include "understudy.redactionRulesMounted" . }}
+{{- $_ := set $env "UNDERSTUDY_COLLECTOR_REDACTION_RULES_FILE" "/etc/understudy/redaction/redaction-rules.json" }}
+{{- end }}
+{{- if eq $name "collector" }}
+{{- $collector := $values.collector }}
+{{- if lt (int64 $collector.maxInFlightBytes) (int64 $collector.tenantLimits.maxBodyBytes) }}
+{{- fail "collector.maxInFlightBytes must hold the largest export, collector.tenantLimits.maxBodyBytes" }}
+{{- end }}
+{{- /* Values arrive as floats: int64 keeps large byte counts out of exponent notation. */}}
+{{- $numbers := dict
+  "UNDERSTUDY_COLLECTOR_TENANT_REQUESTS_PER_SECOND" $collector.tenantLimits.requestsPerSecond
+  "UNDERSTUDY_COLLECTOR_TENANT_BYTES_PER_SECOND" $collector.tenantLimits.bytesPerSecond
+  "UNDERSTUDY_COLLECTOR_MAX_BODY_BYTES" $collector.tenantLimits.maxBodyBytes
+  "UNDERSTUDY_COLLECTOR_MAX_IN_FLIGHT_BYTES" $collector.maxInFlightBytes
+  "UNDERSTUDY_COLLECTOR_PUBLISH_TIMEOUT_MS" $collector.publishTimeoutMs
+  "UNDERSTUDY_COLLECTOR_JOIN_TIMEOUT_MS" $collector.join.timeoutMs
+  "UNDERSTUDY_COLLECTOR_DEDUP_WINDOW_MS" $collector.join.dedupWindowMs
+  "UNDERSTUDY_COLLECTOR_JOIN_MAX_HELD_BYTES" $collector.join.maxHeldBytes
+  "UNDERSTUDY_COLLECTOR_JOIN_TICK_MS" $collector.join.tickMs
+  "UNDERSTUDY_ARCHIVE_MAX_CALLS" $collector.archive.maxCalls
+  "UNDERSTUDY_ARCHIVE_MAX_BYTES" $collector.archive.maxBytes
+  "UNDERSTUDY_ARCHIVE_MAX_AGE_MS" $collector.archive.maxAgeMs
+}}
+{{- range $key, $value := $numbers }}
+{{- $_ := set $env $key (int64 $value | toString) }}
+{{- end }}
+{{- end }}
 {{- if has "training" $traits.uses }}
 {{- $_ := set $env "UNDERSTUDY_EXECUTOR" $values.training.executor }}
 {{- $_ := set $env "UNDERSTUDY_BASE_MODEL" $values.training.baseModel }}
@@ -87,5 +114,8 @@ services that use it.
 {{- end }}
 {{- if has "llm" $uses }}
 {{ include "understudy.secretKeyRef" (list "UNDERSTUDY_LLM_API_KEY" (include "understudy.secretName" (list $root "llm")) $values.llm.secretKeys.apiKey) }}
+{{- end }}
+{{- if has "redaction" $uses }}
+{{ include "understudy.secretKeyRef" (list "UNDERSTUDY_COLLECTOR_REDACTION_SECRET" (include "understudy.secretName" (list $root "redaction")) $values.redaction.secretKeys.secret) }}
 {{- end }}
 {{- end }}

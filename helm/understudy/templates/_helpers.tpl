@@ -57,7 +57,7 @@ collector:
   ports:
     - { name: otlp-grpc, port: 4317, env: UNDERSTUDY_GRPC_PORT, appProtocol: grpc }
     - { name: otlp-http, port: 4318, env: UNDERSTUDY_HTTP_PORT, appProtocol: http }
-  uses: [tenantKeys, contentKeys]
+  uses: [s3, tenantKeys, contentKeys, redaction]
 embedder:
   grpc: UNDERSTUDY_EMBEDDER_ADDRESS
   uses: [contentKeys]
@@ -153,6 +153,18 @@ false, 0 and {} override too. (list $ "collector") → YAML
 
 {{- define "understudy.tenantKeysMounted" -}}
 {{- if or .Values.tenantKeys.content .Values.tenantKeys.existingSecret }}true{{ end }}
+{{- end }}
+
+{{/* Whether a service gets the redaction rules file: (list $ "collector") → "true" or "" */}}
+{{- define "understudy.redactionRulesMounted" -}}
+{{- $root := index . 0 }}
+{{- $uses := (include "understudy.traits" . | fromYaml).uses }}
+{{- if and (has "redaction" $uses) $root.Values.redaction.rules }}true{{ end }}
+{{- end }}
+
+{{/* The redaction rules file as the collector reads it. */}}
+{{- define "understudy.redactionRules" -}}
+{{- toPrettyJson .Values.redaction.rules }}
 {{- end }}
 
 {{/* Whether a service gets the content keys file: (list $ "embedder") → "true" or "" */}}

@@ -105,6 +105,7 @@ export async function runDemo(say: (line?: string) => void): Promise<DemoSummary
       UNDERSTUDY_DATA_DIR: dataDir,
       UNDERSTUDY_LOG_LEVEL: process.env['UNDERSTUDY_LOG_LEVEL'] ?? 'warn',
       UNDERSTUDY_OTLP_PORT: await port(),
+      UNDERSTUDY_OTLP_GRPC_PORT: await port(),
       UNDERSTUDY_GATEWAY_PORT: await port(),
       UNDERSTUDY_REGISTRY_PORT: await port(),
       UNDERSTUDY_OPS_PORT: await port(),
