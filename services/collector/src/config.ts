@@ -36,12 +36,13 @@ export const settings = {
     ),
   },
   /**
-   * Bytes of exports being read, decoded or ingested at once, all tenants together; beyond it
-   * exports are refused with 503 / UNAVAILABLE. Must hold the largest export.
+   * Bytes of exports being read, decoded or ingested at once, all tenants together, counted at
+   * their estimated decoded size (5-15 times the wire size for real exports); beyond it exports
+   * are refused with 503 / UNAVAILABLE. Must hold the largest export.
    */
   maxInFlightBytes: setting(
     'UNDERSTUDY_COLLECTOR_MAX_IN_FLIGHT_BYTES',
-    env.positiveInt().default(67_108_864),
+    env.positiveInt().default(268_435_456),
   ),
   /**
    * How long an export waits for Kafka before it is answered 503: below the OTLP exporters'

@@ -1,9 +1,10 @@
 import { anyUnpack } from '@bufbuild/protobuf/wkt';
-import { fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, toJson, toJsonString } from '@bufbuild/protobuf';
 import {
   googleRpc,
   googleRpcDetails,
   otlpLogsService,
+  otlpTrace,
   otlpTraceService,
 } from '@understudy/contracts';
 import { ErrorCode } from '@understudy/errors';
@@ -11,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { logsRequest, userMessageRecord } from '../edge/testing/fixtures.js';
 import { chatSpan, exportRequest } from '../testing/otlp-requests.js';
 import {
+  decodedSizeOf,
   decodeLogsRequest,
   decodeTraceRequest,
   encodeExportResponse,
@@ -138,6 +140,68 @@ describe('OTLP codec', () => {
     expect(() => decodeLogsRequest(Buffer.from('{"resourceLogs": 3}'), 'json')).toThrow(
       /^undecodable OTLP json logs export/,
     );
+  });
+
+  it('quotes a value that does not decode briefly, and as valid Unicode', () => {
+    const value = `\ud800${'x'.repeat(10_000)}`;
+    const body = JSON.stringify({
+      resourceSpans: [
+        { scopeSpans: [{ spans: [{ attributes: [{ key: 'n', value: { intValue: value } }] }] }] },
+      ],
+    });
+    let message = '';
+    try {
+      decodeTraceRequest(Buffer.from(body), 'json');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^undecodable OTLP json trace export: .*int64.*\ufffdx/);
+    expect(message.length).toBeLessThan(300);
+    // Survives UTF-8 unchanged: no lone surrogate in it.
+    expect(Buffer.from(message).toString()).toBe(message);
+  });
+
+  it('drops protobuf fields the schema does not know rather than keeping each one', () => {
+    const known = toBinary(ExportTraceServiceRequestSchema, exportRequest([chatSpan()]));
+    // Field 100, varint 1, twice: what a newer exporter might add.
+    const body = Buffer.concat([known, Buffer.from([0xa0, 0x06, 0x01, 0xa0, 0x06, 0x01])]);
+    const decoded = decodeTraceRequest(body, 'protobuf');
+    expect(decoded.$unknown).toBeUndefined();
+    expect(decoded.resourceSpans).toHaveLength(1);
+  });
+
+  it('bounds what an export takes decoded by its messages, not its bytes alone', () => {
+    const emptySpans = (count: number) =>
+      toBinary(
+        ExportTraceServiceRequestSchema,
+        exportRequest(Array.from({ length: count }, () => create(otlpTrace.SpanSchema))),
+      );
+    const sizeOf = (body: Uint8Array) => decodedSizeOf('traces', body, 'protobuf');
+    // An empty span is 2 bytes on the wire and a whole message decoded.
+    const body = emptySpans(1_001);
+    const perSpan = (sizeOf(body) - sizeOf(emptySpans(1))) / 1_000;
+    expect(perSpan).toBeGreaterThan(250);
+    expect(sizeOf(body) / body.byteLength).toBeGreaterThan(100);
+
+    // A real call: some ten times its bytes, about the same in either encoding.
+    const request = exportRequest([chatSpan()]);
+    const binary = toBinary(ExportTraceServiceRequestSchema, request);
+    const json = Buffer.from(toJsonString(ExportTraceServiceRequestSchema, request));
+    expect(sizeOf(binary) / binary.byteLength).toBeLessThan(20);
+    const jsonToBinary = decodedSizeOf('traces', json, 'json') / sizeOf(binary);
+    expect(jsonToBinary).toBeGreaterThan(0.5);
+    expect(jsonToBinary).toBeLessThan(2);
+
+    // Never throws: what does not decode is refused by decoding, with its reason.
+    expect(sizeOf(body.subarray(0, 1_000))).toBeGreaterThan(0);
+    expect(sizeOf(Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))).toBeGreaterThan(0);
+  });
+
+  it('counts OTLP/JSON objects and arrays outside strings only', () => {
+    const sizeOf = (text: string) => decodedSizeOf('logs', Buffer.from(text), 'json');
+    expect(sizeOf('{"a":"[{[{"}')).toBe(sizeOf('{"a":"abcd"}'));
+    expect(sizeOf('{"a":"\\"[{"}')).toBe(sizeOf('{"a":"\\"ab"}'));
+    expect(sizeOf('{"a":[{},{}]}')).toBeGreaterThan(sizeOf('{"a":"abcde"}'));
   });
 
   it('encodes success and partial success for either signal, in either encoding', () => {

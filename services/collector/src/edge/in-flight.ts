@@ -1,5 +1,7 @@
 /** Bytes one request holds of the shared budget; it may grow as its body arrives. */
 export interface Reservation {
+  /** The whole budget: what one request can never grow past. */
+  readonly limit: number;
   /** Holds `bytes` in all; false, holding what it held, when growing would pass the limit. */
   resize(bytes: number): boolean;
   /** Returns everything held; safe to call more than once. */
@@ -23,6 +25,7 @@ export class InFlightBytes {
   reserve(): Reservation {
     let held = 0;
     return {
+      limit: this.limit,
       resize: (bytes) => {
         if (bytes > held && this.#used + bytes - held > this.limit) return false;
         this.#used += bytes - held;

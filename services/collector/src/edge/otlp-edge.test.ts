@@ -1,7 +1,14 @@
+import { create, toBinary } from '@bufbuild/protobuf';
+import { otlpTrace, otlpTraceService } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { describe, expect, it } from 'vitest';
+import type { IngestResult } from '../domain/ingest.js';
+import { decodedSizeOf } from '../domain/otlp-codec.js';
+import { chatSpan, exportRequest } from '../testing/otlp-requests.js';
 import { retryAfterOf } from './otlp-edge.js';
 import { RecordingIngest, tenantKeys, testEdge } from './testing/fixtures.js';
+
+const { ExportTraceServiceRequestSchema } = otlpTraceService;
 
 describe('OtlpEdge', () => {
   it('refuses to start with an in-flight budget smaller than the largest export', () => {
@@ -27,7 +34,7 @@ describe('OtlpEdge', () => {
 
   it('releases the bytes of an export that fails to decode', async () => {
     const edge = testEdge(new RecordingIngest(), {
-      maxInFlightBytes: 100,
+      maxInFlightBytes: 200,
       limits: { maxBodyBytes: 100 },
     });
     const admission = edge.admit('acme');
@@ -40,6 +47,43 @@ describe('OtlpEdge', () => {
     expect(() => {
       edge.admit('acme').hold(100);
     }).not.toThrow();
+  });
+
+  it('holds an export at its decoded size while the ingest has it, and refuses one past the whole budget', async () => {
+    const ingest = new RecordingIngest();
+    let settle: (result: IngestResult) => void = () => undefined;
+    ingest.answer = () =>
+      new Promise((resolve) => {
+        settle = resolve;
+      });
+    const body = toBinary(ExportTraceServiceRequestSchema, exportRequest([chatSpan()]));
+    const decoded = decodedSizeOf('traces', body, 'protobuf');
+    const edge = testEdge(ingest, {
+      maxInFlightBytes: decoded + 100,
+      limits: { maxBodyBytes: body.byteLength },
+    });
+    const first = edge.admit('acme');
+    first.hold(body.byteLength);
+    const exported = edge.export('traces', first, body, 'protobuf');
+    // Held decoded: what is left cannot take a body as large again.
+    expect(() => {
+      edge.admit('acme').hold(body.byteLength);
+    }).toThrow(expect.objectContaining({ code: ErrorCode.Unavailable }));
+    settle({ rejected: 0, message: '' });
+    await exported;
+
+    const dense = toBinary(
+      ExportTraceServiceRequestSchema,
+      exportRequest(Array.from({ length: 100 }, () => create(otlpTrace.SpanSchema))),
+    );
+    expect(dense.byteLength).toBeLessThan(body.byteLength);
+    expect(decodedSizeOf('traces', dense, 'protobuf')).toBeGreaterThan(decoded + 100);
+    const second = edge.admit('acme');
+    second.hold(dense.byteLength);
+    await expect(edge.export('traces', second, dense, 'protobuf')).rejects.toMatchObject({
+      code: ErrorCode.PayloadTooLarge,
+    });
+    expect(ingest.received).toHaveLength(1);
   });
 
   it('asks for a retry only where one can succeed', () => {

@@ -5,6 +5,7 @@ import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { apiKeyOf, type TenantKeys } from '@understudy/tenancy';
 import type { Ingest, IngestResult } from '../domain/ingest.js';
 import {
+  decodedSizeOf,
   decodeLogsRequest,
   decodeTraceRequest,
   type Encoding,
@@ -67,6 +68,26 @@ export class Admission {
    */
   hold(bytes: number): void {
     if (bytes > this.maxBodyBytes) throw payloadTooLarge(this.maxBodyBytes);
+    this.#resize(bytes);
+  }
+
+  /**
+   * Accounts for the memory the export will take once decoded, which may be a hundred times its
+   * body: past the collector's whole in-flight budget it can never be taken (413), past what is
+   * left of it not now (503).
+   */
+  holdDecoded(bytes: number): void {
+    const { limit } = this.reservation;
+    if (bytes > limit) {
+      throw new UnderstudyError(
+        ErrorCode.PayloadTooLarge,
+        `export would take about ${bytes} bytes decoded, more than the collector holds at once (${limit})`,
+      );
+    }
+    this.#resize(bytes);
+  }
+
+  #resize(bytes: number): void {
     if (!this.reservation.resize(bytes)) {
       throw new UnderstudyError(ErrorCode.Unavailable, 'collector is at its in-flight limit');
     }
@@ -147,9 +168,10 @@ export class OtlpEdge {
   }
 
   /**
-   * Decodes a body read under `admission` and resolves once the ingest has made it durable. The
-   * admission is released when the ingest lets go of the export, which may be after a timeout
-   * answered the exporter: until then its memory is still in use.
+   * Decodes a body read under `admission`, holding what it will take decoded before decoding
+   * it, and resolves once the ingest has made it durable. The admission is released when the
+   * ingest lets go of the export, which may be after a timeout answered the exporter: until
+   * then its memory is still in use.
    */
   async export(
     signal: Signal,
@@ -160,6 +182,7 @@ export class OtlpEdge {
     let ingesting: Promise<IngestResult>;
     let received: number;
     try {
+      admission.holdDecoded(decodedSizeOf(signal, body, encoding));
       this.limiter.charge(admission.tenantId, body.byteLength);
       ({ ingesting, received } = this.#ingest(signal, admission.tenantId, body, encoding));
     } catch (error) {

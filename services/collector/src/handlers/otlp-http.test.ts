@@ -1,17 +1,19 @@
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { fromBinary, toBinary, toJsonString } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, toJsonString } from '@bufbuild/protobuf';
 import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import {
   googleRpc,
   googleRpcDetails,
   otlpLogsService,
+  otlpTrace,
   otlpTraceService,
 } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { silentLogger } from '@understudy/telemetry';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestResult } from '../domain/ingest.js';
+import { decodedSizeOf } from '../domain/otlp-codec.js';
 import { listen, type HttpListener } from '../drivers/http-server.js';
 import type { OtlpEdge } from '../edge/otlp-edge.js';
 import {
@@ -245,6 +247,18 @@ describe('OTLP/HTTP export', () => {
     expect(decompressed.response.headers.get('retry-after')).toBeNull();
   });
 
+  it('answers 413 to an export that would decode past the in-flight budget, without decoding it', async () => {
+    // Empty spans: 2 bytes each on the wire, hundreds once decoded.
+    const spans = Array.from({ length: 30_000 }, () => create(otlpTrace.SpanSchema));
+    const body = toBinary(ExportTraceServiceRequestSchema, exportRequest(spans));
+    expect(body.byteLength).toBeLessThan(maxBodyBytes);
+    const { response, body: answer } = await post(server, body, protobuf);
+    expect(response.status).toBe(413);
+    expect(rpcStatus(answer)).toMatchObject({ code: 8, details: [] });
+    expect(rpcStatus(answer).message).toMatch(/^export would take about \d+ bytes decoded/);
+    expect(ingest.received).toHaveLength(0);
+  });
+
   it('answers 415, 404 and 405 to what is not an OTLP export', async () => {
     expect(
       (await post(server, 'x', { ...protobuf, 'content-type': 'text/plain' })).response.status,
@@ -285,10 +299,10 @@ describe('OTLP/HTTP limits and back-pressure', () => {
         settle = resolve;
       });
     const body = traceBody();
-    // Room for one export in flight: a second one while the first is held is refused.
+    // Room for one export in flight, decoded: a second one while the first is held is refused.
     const edge = testEdge(ingest, {
       ingestTimeoutMs: 200,
-      maxInFlightBytes: body.byteLength + 10,
+      maxInFlightBytes: decodedSizeOf('traces', body, 'protobuf') + 10,
       limits: { maxBodyBytes: body.byteLength + 10 },
     });
     const server = await serve(edge);
@@ -313,18 +327,28 @@ describe('OTLP/HTTP limits and back-pressure', () => {
 
   it('refuses a declared body that does not fit in flight before reading it', async () => {
     const ingest = new RecordingIngest();
-    const held = new Promise<IngestResult>(() => undefined);
-    ingest.answer = () => held;
-    const edge = testEdge(ingest, { maxInFlightBytes: 2_000, limits: { maxBodyBytes: 2_000 } });
+    let settle: (result: IngestResult) => void = () => undefined;
+    ingest.answer = () =>
+      new Promise((resolve) => {
+        settle = resolve;
+      });
+    const request = exportRequest([chatSpan({ attributes: { pad: 'x'.repeat(1_000) } })]);
+    const body = toBinary(ExportTraceServiceRequestSchema, request);
+    // Room for that export decoded, and for less than 1500 bytes more.
+    const maxInFlightBytes = decodedSizeOf('traces', body, 'protobuf') + 1_000;
+    const edge = testEdge(ingest, { maxInFlightBytes, limits: { maxBodyBytes: 2_000 } });
     const server = await serve(edge);
+    // The ingest holds this export, and its bytes, until the test lets it go.
+    const held = post(server, body, protobuf);
     try {
-      const request = exportRequest([chatSpan({ attributes: { pad: 'x'.repeat(1_000) } })]);
-      void post(server, toBinary(ExportTraceServiceRequestSchema, request), protobuf);
       await expect.poll(() => ingest.received).toHaveLength(1);
       const refused = await postUnfinished(server, { ...protobuf, 'content-length': '1500' });
       expect(refused).toEqual({ status: 503, connection: 'close', retryAfter: '5' });
     } finally {
-      await server.close(100);
+      // Answered before the server closes: a request still open then would be cut off.
+      settle({ rejected: 0, message: '' });
+      expect((await held).response.status).toBe(200);
+      await server.close(1_000);
     }
   });
 
