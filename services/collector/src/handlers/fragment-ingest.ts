@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
-import type { CaptureFragment, otlpLogsService, otlpTraceService } from '@understudy/contracts';
+import { toBinary } from '@bufbuild/protobuf';
+import {
+  CaptureFragmentSchema,
+  type CaptureFragment,
+  type otlpLogsService,
+  type otlpTraceService,
+} from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import type { ObjectStore } from '@understudy/storage';
 import type { Ingest, IngestResult } from '../domain/ingest.js';
@@ -90,7 +96,14 @@ export class FragmentIngest implements Ingest {
           }),
         ),
       );
-      if (fragments.length > 0) await this.options.publish(fragments);
+      const unencodable = await this.publish(fragments);
+      if (unencodable === 0) return { rejected, message: rejectedMessage };
+      return {
+        rejected: rejected + unencodable,
+        message: [rejectedMessage, `${String(unencodable)} records could not be encoded`]
+          .filter(Boolean)
+          .join('; '),
+      };
     } catch (error) {
       throw UnderstudyError.from(error).code === ErrorCode.Unavailable
         ? error
@@ -98,6 +111,32 @@ export class FragmentIngest implements Ingest {
             cause: error,
           });
     }
-    return { rejected, message: rejectedMessage };
+  }
+
+  /**
+   * Publishes the fragments; returns how many were left out because they cannot be encoded (a
+   * mapper bug), so that one such record cannot make its export fail, and be retried, forever.
+   * Encoding each fragment costs as much as publishing it, so it is only checked after a failure.
+   */
+  private async publish(fragments: readonly CaptureFragment[]): Promise<number> {
+    if (fragments.length === 0) return 0;
+    try {
+      await this.options.publish(fragments);
+      return 0;
+    } catch (error) {
+      const encodable = fragments.filter(encodes);
+      if (encodable.length === fragments.length) throw error;
+      if (encodable.length > 0) await this.options.publish(encodable);
+      return fragments.length - encodable.length;
+    }
+  }
+}
+
+function encodes(fragment: CaptureFragment): boolean {
+  try {
+    toBinary(CaptureFragmentSchema, fragment);
+    return true;
+  } catch {
+    return false;
   }
 }
