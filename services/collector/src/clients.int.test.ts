@@ -51,8 +51,15 @@ const prompts = {
   json: 'Return the capital of Norway as JSON.',
   error: 'This call fails.',
 } as const;
+const embeddingModel = 'text-embedding-3-small';
 const model = 'gpt-4o-mini';
 const weatherReport = '{"temperature_c":12,"conditions":"cloudy"}';
+const capitalSchema = {
+  type: 'object',
+  properties: { city: { type: 'string' }, country: { type: 'string' } },
+  required: ['city', 'country'],
+  additionalProperties: false,
+};
 const { toolCall } = answers.toolCall;
 const weatherTool = {
   type: 'function',
@@ -70,6 +77,11 @@ interface Expectation {
   readonly format: SourceFormat;
   readonly scopeName: string;
   readonly scopeVersion: string;
+  /**
+   * The format's version: the semconv version of the scope's schema URL where it has one (as
+   * the contract says), otherwise the scope's version.
+   */
+  readonly formatVersion?: string;
   /** Calls that fail with an HTTP error are exported at all. */
   readonly failedCalls: boolean;
   /** The chat scenario's parameters, as far as the format records them. */
@@ -77,14 +89,17 @@ interface Expectation {
   /** `tool_choice: auto` of the tool-calling request is recorded. */
   readonly toolChoice: boolean;
   /**
-   * The response format: the JSON schema asked for is recorded, nothing is, or something is
-   * that the contract leaves open (Python openai-v2's `gen_ai.output.type: json`).
+   * The response format: the JSON schema asked for is recorded with its name, or without it
+   * (Python Traceloop's `gen_ai.request.structured_output_schema`), nothing is, or something
+   * is that the contract leaves open (Python openai-v2's `gen_ai.output.type: json`).
    */
-  readonly responseFormat: 'schema' | 'none' | 'unchecked';
+  readonly responseFormat: 'schema' | 'unnamed-schema' | 'none' | 'unchecked';
   /** The provider's response id is recorded. */
   readonly responseId: boolean;
   /** Tool call ids are recorded, and tool results as results rather than text. */
   readonly toolCallIds: boolean;
+  /** Tool results say which call they answer (OpenLLMetry's Python events do not). */
+  readonly toolResultIds?: boolean;
   /** Tool definitions are recorded. */
   readonly toolDefinitions: boolean;
   /** Cached prompt tokens are recorded. */
@@ -96,12 +111,44 @@ interface Expectation {
   /** Token usage and the finish reason of a streamed call are recorded on the span. */
   readonly streamUsage: boolean;
   readonly streamFinish: boolean;
+  /**
+   * The streamed answer reaches the call (OpenLLMetry's Python events put it on the span
+   * around the call instead, where no call can find it).
+   */
+  readonly streamOutput?: boolean;
   /** `error.type` of the failed call, where the format records one the contract pins. */
   readonly errorType?: string;
   /** Finish reasons are recorded without content. */
   readonly finishWithoutContent: boolean;
+  /** What the Responses API tool round trip records, if the library instruments that API. */
+  readonly responses?: ResponsesExpectation;
+  /**
+   * The context of the calls of the `embed` scenario (the AI SDK's embed and embedMany), for the
+   * programs that run it: no agent runs them.
+   */
+  readonly embedContext?: Record<string, unknown>;
   /** The call's context, from the spans around it. */
   context(scenario: Scenario): Record<string, unknown>;
+}
+
+/** How a library records the `responses` scenario (see testing/clients/openai-scenarios.mjs). */
+interface ResponsesExpectation {
+  /** Its spans' format, where it is not the library's usual one. */
+  readonly format?: SourceFormat;
+  /** The `instructions`: a system message first, apart, or not recorded at all. */
+  readonly instructions: 'message' | 'apart' | 'none';
+  /**
+   * The first response's output: its reasoning and function call items, or only its (empty)
+   * output text (Traceloop JS).
+   */
+  readonly output: 'items' | 'text';
+  /**
+   * How the output items come back in the next request: as one assistant message, as a message
+   * per item, or the function call alone (Python Traceloop drops the reasoning item).
+   */
+  readonly history: 'message' | 'items' | 'call';
+  /** The id a function call is recorded with: its `call_id`, or its item id (Python Traceloop). */
+  readonly callId: 'call' | 'item';
 }
 
 const allChatParameters = {
@@ -141,6 +188,24 @@ const traceloop = {
   }),
 } as const;
 
+const pyTraceloop: Expectation = {
+  ...traceloop,
+  format: SourceFormat.OPENLLMETRY_JSON,
+  scopeName: 'opentelemetry.instrumentation.openai.v1',
+  scopeVersion: '0.62.4',
+  failedCalls: true,
+  responseId: true,
+  toolCallIds: true,
+  cachedTokens: true,
+  responseFormat: 'unnamed-schema',
+  // A `gen_ai.content.completion.chunk` span event per chunk, the first one the first token.
+  streaming: 'first-token',
+  streamUsage: true,
+  errorType: 'InternalServerError',
+  finishWithoutContent: true,
+  responses: { instructions: 'message', output: 'items', history: 'call', callId: 'item' },
+};
+
 const expectations: Record<ProgramKey, Expectation> = {
   otelGenAi: {
     format: SourceFormat.OTEL_GENAI_EVENTS,
@@ -160,6 +225,14 @@ const expectations: Record<ProgramKey, Expectation> = {
     streamFinish: true,
     errorType: 'InternalServerError',
     finishWithoutContent: true,
+    // Semconv ≥ 1.37 spans, the content in operation-details log events.
+    responses: {
+      format: SourceFormat.OTEL_GENAI_ATTRIBUTES,
+      instructions: 'message',
+      output: 'items',
+      history: 'items',
+      callId: 'call',
+    },
     context: (scenario) => ({
       agentName: 'travel-agent',
       agentId: 'agent-travel-1',
@@ -173,6 +246,7 @@ const expectations: Record<ProgramKey, Expectation> = {
     responseId: true,
     toolCallIds: true,
     finishWithoutContent: true,
+    responses: { instructions: 'none', output: 'text', history: 'items', callId: 'call' },
   },
   traceloopLegacy: {
     ...traceloop,
@@ -199,6 +273,7 @@ const expectations: Record<ProgramKey, Expectation> = {
     streamUsage: false,
     streamFinish: true,
     finishWithoutContent: true,
+    responses: { instructions: 'message', output: 'items', history: 'items', callId: 'call' },
     context: (scenario) => ({
       agentName: 'travel-agent',
       stepName: scenario,
@@ -222,7 +297,16 @@ const expectations: Record<ProgramKey, Expectation> = {
     streaming: 'first-token',
     streamUsage: true,
     streamFinish: true,
+    // The exception the SDK records, as it sets no `error.type`.
+    errorType: 'AI_APICallError',
     finishWithoutContent: true,
+    responses: { instructions: 'message', output: 'items', history: 'message', callId: 'call' },
+    embedContext: {
+      agentName: '',
+      stepName: 'travel-agent',
+      conversationId: conversation('embed'),
+      attributes: { conversationId: conversation('embed'), userTier: 'pro' },
+    },
     context: (scenario) => ({
       agentName: 'travel-agent',
       conversationId: conversation(scenario),
@@ -245,13 +329,17 @@ const expectations: Record<ProgramKey, Expectation> = {
     streaming: 'first-token',
     streamUsage: true,
     streamFinish: true,
+    errorType: 'AI_APICallError',
     finishWithoutContent: true,
+    responses: { instructions: 'apart', output: 'items', history: 'message', callId: 'call' },
+    embedContext: { agentName: '', stepName: '' },
     context: () => ({ agentName: 'travel-agent' }),
   },
   pyOpenAiV2: {
     format: SourceFormat.OTEL_GENAI_ATTRIBUTES,
     scopeName: 'opentelemetry.util.genai.handler',
     scopeVersion: '1.1b0',
+    formatVersion: '1.37.0',
     failedCalls: true,
     chatParameters: { ...allChatParameters, seed: 42n },
     toolChoice: false,
@@ -264,6 +352,7 @@ const expectations: Record<ProgramKey, Expectation> = {
     streaming: 'no',
     streamUsage: true,
     streamFinish: false,
+    errorType: "<class 'openai.InternalServerError'>",
     finishWithoutContent: true,
     context: (scenario) => ({
       agentName: 'travel-agent',
@@ -288,7 +377,9 @@ const expectations: Record<ProgramKey, Expectation> = {
     streaming: 'first-token',
     streamUsage: true,
     streamFinish: true,
+    errorType: 'openai.InternalServerError',
     finishWithoutContent: true,
+    responses: { instructions: 'message', output: 'items', history: 'items', callId: 'call' },
     context: (scenario) => ({
       agentName: 'travel-agent',
       stepName: scenario,
@@ -296,20 +387,14 @@ const expectations: Record<ProgramKey, Expectation> = {
       attributes: { user_tier: 'pro' },
     }),
   },
-  pyTraceloop: {
-    ...traceloop,
-    format: SourceFormat.OPENLLMETRY_JSON,
-    scopeName: 'opentelemetry.instrumentation.openai.v1',
-    scopeVersion: '0.62.4',
-    failedCalls: true,
-    responseId: true,
-    toolCallIds: true,
-    cachedTokens: true,
-    // `gen_ai.is_streaming`.
-    streaming: 'flag',
-    streamUsage: true,
-    errorType: 'InternalServerError',
-    finishWithoutContent: true,
+  pyTraceloop,
+  // The same instrumentation with `use_attributes=False`: chat content as semconv 1.36 events
+  // (its Responses API spans keep their attributes), without tool definitions or result ids.
+  pyTraceloopEvents: {
+    ...pyTraceloop,
+    toolDefinitions: false,
+    toolResultIds: false,
+    streamOutput: false,
   },
 };
 
@@ -319,6 +404,8 @@ const callsPerScenario: Record<Scenario, number> = {
   tools: 2,
   stream: 1,
   json: 1,
+  responses: 2,
+  embed: 2,
   error: 1,
   'capture-off': 1,
 };
@@ -362,6 +449,9 @@ const textPart = (text: string) => ({ kind: { case: 'text', value: { text } } })
 const toolCallPart = (ids: boolean) => ({
   kind: { case: 'toolCall', value: { ...toolCall, id: ids ? toolCall.id : '' } },
 });
+const toolResultPart = (id: string) => ({
+  kind: { case: 'toolCallResponse', value: { id, response: weatherReport } },
+});
 
 describe('real instrumentation libraries through the collector', () => {
   const { kafka, s3 } = inject('testbed');
@@ -383,7 +473,9 @@ describe('real instrumentation libraries through the collector', () => {
   }
 
   function expectedCalls(run: Run, scenario: Scenario): number {
-    if (scenario === 'error' && !expectations[run.key].failedCalls) return 0;
+    const expected = expectations[run.key];
+    if (scenario === 'error' && !expected.failedCalls) return 0;
+    if (scenario === 'responses' && expected.responses === undefined) return 0;
     return callsPerScenario[scenario];
   }
 
@@ -503,6 +595,8 @@ describe('real instrumentation libraries through the collector', () => {
       /** What every call of the library has, whatever the scenario. */
       function expectCommon(run: Run, call: LlmCall, scenario: Scenario) {
         const label = `${client.name} ${run.protocol} ${scenario}`;
+        const format =
+          (scenario === 'responses' ? expected.responses?.format : undefined) ?? expected.format;
         const callId = createHash('sha256')
           .update(`${tenant}:${call.traceId}:${call.spanId}`)
           .digest('hex')
@@ -511,15 +605,18 @@ describe('real instrumentation libraries through the collector', () => {
           tenantId: tenant,
           traceId: run.traces[scenario],
           callId,
-          operation: Operation.CHAT,
+          operation: scenario === 'embed' ? Operation.EMBEDDINGS : Operation.CHAT,
           provider: 'openai',
           source: {
-            format: expected.format,
+            format,
             scopeName: expected.scopeName,
             scopeVersion: expected.scopeVersion,
-            ...(expected.scopeVersion !== '' && { version: expected.scopeVersion }),
+            version: expected.formatVersion ?? expected.scopeVersion,
           },
-          context: { serviceName: 'travel-agent', ...expected.context(scenario) },
+          context: {
+            serviceName: 'travel-agent',
+            ...(scenario === 'embed' ? expected.embedContext : expected.context(scenario)),
+          },
         });
         expect(call.spanId, label).toMatch(/^[0-9a-f]{16}$/);
         const { parentSpanId, ancestorSpanIds } = call.context ?? {};
@@ -527,7 +624,9 @@ describe('real instrumentation libraries through the collector', () => {
         expect(ancestorSpanIds?.at(-1), label).toBe(parentSpanId);
         expect(nanos(call.timing?.latency), label).toBeGreaterThan(0n);
         expect(nanos(call.timing?.startTime), label).toBeGreaterThan(0n);
-        if (expected.responseId && call.status?.code === CallStatusCode.OK) {
+        // OpenAI's embeddings API gives its answers no id.
+        const answered = call.status?.code === CallStatusCode.OK && scenario !== 'embed';
+        if (expected.responseId && answered) {
           expect(fake.responseIds, label).toContain(call.responseId);
         }
       }
@@ -593,21 +692,12 @@ describe('real instrumentation libraries through the collector', () => {
             usage: { inputTokens: 52, outputTokens: 17 },
           });
           // Traceloop 0.22 flattens the assistant's tool call and the tool's answer to text.
+          const resultId = (expected.toolResultIds ?? true) ? toolCall.id : '';
           const history = expected.toolCallIds
             ? [
                 user,
                 { role: Role.ASSISTANT, parts: [toolCallPart(true)] },
-                {
-                  role: Role.TOOL,
-                  parts: [
-                    {
-                      kind: {
-                        case: 'toolCallResponse',
-                        value: { id: toolCall.id, response: weatherReport },
-                      },
-                    },
-                  ],
-                },
+                { role: Role.TOOL, parts: [toolResultPart(resultId)] },
               ]
             : [user, { role: Role.ASSISTANT }, { role: Role.TOOL }];
           expect(second, run.protocol).toMatchObject({
@@ -633,11 +723,12 @@ describe('real instrumentation libraries through the collector', () => {
           const [call] = calls;
           if (!call) continue;
           expectCommon(run, call, 'stream');
+          const answer = { parts: [textPart(answers.text.content)] };
           expect(call, run.protocol).toMatchObject({
             content: {
               value: {
                 inputMessages: [{ role: Role.USER, parts: [textPart(prompts.stream)] }],
-                outputMessages: [{ parts: [textPart(answers.text.content)] }],
+                outputMessages: (expected.streamOutput ?? true) ? [answer] : [],
               },
             },
             finishReasons: expected.streamFinish ? [FinishReason.STOP] : [],
@@ -667,15 +758,113 @@ describe('real instrumentation libraries through the collector', () => {
             content: { value: { outputMessages: [{ parts: [textPart(answers.json.content)] }] } },
             usage: { inputTokens: 30, outputTokens: 11 },
           });
-          if (expected.responseFormat !== 'unchecked') {
-            expect(call.parameters?.responseFormat ?? {}, run.protocol).toMatchObject(
-              expected.responseFormat === 'schema'
-                ? { type: ResponseFormatType.JSON_SCHEMA, schemaName: 'capital' }
-                : { type: ResponseFormatType.UNSPECIFIED },
-            );
+          const format = call.parameters?.responseFormat;
+          switch (expected.responseFormat) {
+            case 'schema':
+            case 'unnamed-schema':
+              expect(format, run.protocol).toMatchObject({
+                type: ResponseFormatType.JSON_SCHEMA,
+                schemaName: expected.responseFormat === 'schema' ? 'capital' : '',
+                jsonSchema: capitalSchema,
+              });
+              break;
+            case 'none':
+              expect(format, run.protocol).toBeUndefined();
+              break;
+            case 'unchecked':
+              break;
           }
         }
       });
+
+      const responses = expected.responses;
+      it(`responses: ${responses ? 'the tool round trip through the Responses API' : 'not instrumented'}`, () => {
+        for (const { run, calls } of scenarioCalls('responses')) {
+          const [first, second] = calls;
+          if (!first || !second || !responses) continue;
+          expectCommon(run, first, 'responses');
+          expectCommon(run, second, 'responses');
+          const system = { role: Role.SYSTEM, parts: [textPart(prompts.system)] };
+          const user = { role: Role.USER, parts: [textPart(prompts.tools)] };
+          const question = responses.instructions === 'message' ? [system, user] : [user];
+          const reasoning = {
+            kind: { case: 'reasoning', value: { text: answers.reasoning.summary } },
+          };
+          const callPart = {
+            kind: {
+              case: 'toolCall',
+              value: {
+                ...toolCall,
+                id: responses.callId === 'call' ? toolCall.id : answers.toolCallItemId,
+              },
+            },
+          };
+          const toolCalls = responses.output === 'items';
+          expect(first, run.protocol).toMatchObject({
+            requestModel: model,
+            responseModel: responseModel(model),
+            content: {
+              value: {
+                systemInstructions:
+                  responses.instructions === 'apart' ? [textPart(prompts.system)] : [],
+                inputMessages: question,
+                outputMessages: [
+                  {
+                    role: Role.ASSISTANT,
+                    finishReason: toolCalls ? FinishReason.TOOL_CALLS : FinishReason.STOP,
+                    parts: toolCalls ? [reasoning, callPart] : [textPart('')],
+                  },
+                ],
+              },
+            },
+            finishReasons: [toolCalls ? FinishReason.TOOL_CALLS : FinishReason.STOP],
+            usage: { inputTokens: 52, outputTokens: 17 },
+            status: { code: CallStatusCode.OK },
+          });
+          const items = {
+            message: [{ role: Role.ASSISTANT, parts: [reasoning, callPart] }],
+            items: [
+              { role: Role.ASSISTANT, parts: [reasoning] },
+              { role: Role.ASSISTANT, parts: [callPart] },
+            ],
+            call: [{ role: Role.ASSISTANT, parts: [callPart] }],
+          }[responses.history];
+          expect(second, run.protocol).toMatchObject({
+            content: {
+              value: {
+                inputMessages: [
+                  ...question,
+                  ...items,
+                  { role: Role.TOOL, parts: [toolResultPart(toolCall.id)] },
+                ],
+                outputMessages: [
+                  { finishReason: FinishReason.STOP, parts: [textPart(answers.afterTool.content)] },
+                ],
+              },
+            },
+            finishReasons: [FinishReason.STOP],
+            usage: { inputTokens: 81, outputTokens: 12 },
+          });
+        }
+      });
+
+      if (expected.embedContext !== undefined) {
+        it('embed: one call per provider request, without content', () => {
+          for (const { run, calls } of scenarioCalls('embed')) {
+            const { tokensPerInput } = answers.embedding;
+            calls.forEach((call, index) => {
+              expectCommon(run, call, 'embed');
+              expect(call, run.protocol).toMatchObject({
+                requestModel: embeddingModel,
+                contentCaptured: false,
+                content: { case: undefined },
+                usage: { inputTokens: (index + 1) * tokensPerInput },
+                status: { code: CallStatusCode.OK },
+              });
+            });
+          }
+        });
+      }
 
       it(`error: ${expected.failedCalls ? 'the failed call with its prompt' : 'never exported'}`, () => {
         for (const { run, calls } of scenarioCalls('error')) {

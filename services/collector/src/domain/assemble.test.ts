@@ -138,6 +138,25 @@ describe('assembleCall', () => {
     });
   });
 
+  it('takes the input of an event that also holds the output (semconv ≥ 1.37 details)', () => {
+    const assembled = assembleCall(
+      pieces({
+        events: [
+          event(ContentEventKind.OUTPUT_MESSAGE, 1, {
+            systemInstructions: [text('be brief')],
+            inputMessages: [{ role: Role.USER, parts: [text('question')] }],
+            outputMessages: [{ role: Role.ASSISTANT, parts: [text('answer')] }],
+          }),
+        ],
+      }),
+      plainOnly,
+    );
+    const content = assembled.content.case === 'plainContent' ? assembled.content.value : undefined;
+    expect(content?.systemInstructions).toHaveLength(1);
+    expect(content?.inputMessages.map((m) => m.role)).toEqual([Role.USER]);
+    expect(content?.outputMessages.map((m) => m.role)).toEqual([Role.ASSISTANT]);
+  });
+
   it('marks a call whose events carried no content as not captured', () => {
     const assembled = assembleCall(
       pieces({

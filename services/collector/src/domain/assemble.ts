@@ -79,11 +79,11 @@ function joinEvents(call: LlmCall, events: readonly ContentEventFragment[], seal
   const report = create(RedactionReportSchema);
   for (const event of ordered) {
     const part = plain(event, call, seal);
+    // A semconv ≥ 1.37 operation-details event may hold the input beside the output.
+    content.systemInstructions.push(...part.systemInstructions);
+    content.inputMessages.push(...part.inputMessages);
     if (event.kind === ContentEventKind.OUTPUT_MESSAGE) {
       outputs.push({ index: event.choiceIndex, content: part });
-    } else {
-      content.systemInstructions.push(...part.systemInstructions);
-      content.inputMessages.push(...part.inputMessages);
     }
     if (event.redaction !== undefined) {
       report.redactorVersion ||= event.redaction.redactorVersion;

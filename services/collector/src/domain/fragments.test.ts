@@ -28,6 +28,7 @@ import {
   type ContentGuard,
   type FragmentOptions,
 } from './fragments.js';
+import { spanMappers, type SpanMapper } from './mappers/index.js';
 
 /** Records what the guard was shown; redaction and encryption have their own tests. */
 const guarded: string[] = [];
@@ -146,6 +147,23 @@ describe('traceFragments', () => {
     expect(rejectedMessage).toBe('1 spans without a valid trace or span id');
   });
 
+  it('rejects a span its mapper throws on, and keeps the rest of the export', () => {
+    const broken: SpanMapper = {
+      format: SourceFormat.OTEL_GENAI_ATTRIBUTES,
+      recognises: (source) => source.span.name === 'broken',
+      map: () => {
+        throw new RangeError('a mapper bug');
+      },
+    };
+    const { fragments, rejected, rejectedMessage } = traceFragments(
+      exportRequest([chatSpan({ name: 'broken' }), chatSpan()]),
+      { ...options, spanMappers: [broken, ...spanMappers] },
+    );
+    expect(calls(fragments)).toHaveLength(1);
+    expect(rejected).toBe(1);
+    expect(rejectedMessage).toBe('1 spans that could not be mapped');
+  });
+
   it("captures the gateway's LLM answers but not its small models' ones", () => {
     const routed = (route: string) => chatSpan({ attributes: { 'understudy.route': route } });
     const capture = traceFragments(
@@ -210,6 +228,32 @@ describe('logFragments', () => {
       spanId: 'b7ad6b7169203331',
       kind: { case: 'event', value: { sequence: 0, kind: ContentEventKind.INPUT_MESSAGE } },
     });
+  });
+
+  it('rejects an event its mapper throws on, and keeps the rest of the export', () => {
+    const { fragments, rejected, rejectedMessage } = logFragments(
+      request([
+        record({ eventName: 'gen_ai.user.message', body: 'throw' }),
+        record({ eventName: 'gen_ai.user.message' }),
+        record({ eventName: 'gen_ai.user.message', traceId: new Uint8Array() }),
+      ]),
+      {
+        ...options,
+        logMappers: [
+          {
+            ...userMessage,
+            map: (source) => {
+              if (source.record.body?.value.value === 'throw') throw new TypeError('a mapper bug');
+              return userMessage.map();
+            },
+          },
+        ],
+      },
+    );
+    expect([fragments.length, rejected]).toEqual([1, 2]);
+    expect(rejectedMessage).toBe(
+      '1 GenAI events without a valid trace or span id to join; 1 GenAI events that could not be mapped',
+    );
   });
 });
 

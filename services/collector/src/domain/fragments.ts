@@ -1,14 +1,12 @@
 import { create } from '@bufbuild/protobuf';
 import { DurationSchema, TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
 import {
-  CallStatusCode,
   CallFragmentSchema,
   CaptureFragmentSchema,
   ContentEventFragmentSchema,
   ContentEventKind,
   StepFragmentSchema,
   LlmCallSchema,
-  otlpTrace,
   StepKind,
   type CaptureFragment,
   type ContentEventFragment,
@@ -23,6 +21,7 @@ import { callIdOf } from './call-id.js';
 import {
   logMappers as defaultLogMappers,
   spanMappers as defaultSpanMappers,
+  statusOf,
   type LogMapper,
   type MapContext,
   type SourceLogRecord,
@@ -131,13 +130,11 @@ const validIds = (traceId: Uint8Array, spanId: Uint8Array) =>
   traceId.length === 16 && spanId.length === 8;
 
 function callOf(source: SourceSpan, mapper: SpanMapper, options: FragmentOptions) {
-  const { span, attributes, resource } = source;
+  const { span, resource } = source;
   const traceId = hex(span.traceId);
   const spanId = hex(span.spanId);
   const parentSpanId = hex(span.parentSpanId);
   const mapped = mapper.map(source, options.mapContext);
-  const errorType = text(attributes['error.type']) ?? '';
-  const failed = span.status?.code === otlpTrace.Status_StatusCode.ERROR || errorType !== '';
   const start = span.startTimeUnixNano;
   const end = span.endTimeUnixNano >= start ? span.endTimeUnixNano : undefined;
   const firstToken = mapped.streaming?.firstTokenUnixNano;
@@ -159,11 +156,7 @@ function callOf(source: SourceSpan, mapper: SpanMapper, options: FragmentOptions
       ...(firstToken !== undefined &&
         firstToken >= start && { timeToFirstToken: duration(firstToken - start) }),
     },
-    status: {
-      code: failed ? CallStatusCode.ERROR : CallStatusCode.OK,
-      errorType,
-      errorMessage: failed ? (span.status?.message ?? '') : '',
-    },
+    status: statusOf(source),
     source: {
       format: mapper.format,
       version: semconvVersion(source.schemaUrl) || source.scopeVersion,
@@ -204,6 +197,7 @@ export function traceFragments(
   const fragments: CaptureFragment[] = [];
   let ignored = 0;
   let rejected = 0;
+  let unmappable = 0;
   for (const source of sourceSpans(request)) {
     const { span } = source;
     if (!validIds(span.traceId, span.spanId)) {
@@ -215,35 +209,60 @@ export function traceFragments(
       ignored += 1;
       continue;
     }
-    const mapper = spanMappers.find((candidate) => candidate.recognises(source));
-    const fragment = create(CaptureFragmentSchema, {
-      meta: eventMeta({
-        tenantId: options.tenantId,
-        producer: options.producer,
-        occurredAt: timestamp(span.endTimeUnixNano || span.startTimeUnixNano),
-      }),
-      traceId: hex(span.traceId),
-      spanId: hex(span.spanId),
-      parentSpanId: hex(span.parentSpanId),
-    });
-    if (mapper !== undefined) {
-      fragment.kind = {
-        case: 'call',
-        value: create(CallFragmentSchema, callOf(source, mapper, options)),
-      };
-    } else {
-      const step = stepOf(source, spanMappers);
-      options.guard.step(step, options.tenantId);
-      fragment.kind = { case: 'step', value: step };
+    try {
+      fragments.push(spanFragment(source, spanMappers, options));
+    } catch {
+      // One span no mapper can make sense of must not sink the export it came in.
+      unmappable += 1;
     }
-    fragments.push(fragment);
   }
   return {
     fragments,
     ignored,
-    rejected,
-    rejectedMessage: rejected > 0 ? `${rejected} spans without a valid trace or span id` : '',
+    rejected: rejected + unmappable,
+    rejectedMessage: reasons([
+      [rejected, 'spans without a valid trace or span id'],
+      [unmappable, 'spans that could not be mapped'],
+    ]),
   };
+}
+
+function spanFragment(
+  source: SourceSpan,
+  spanMappers: readonly SpanMapper[],
+  options: FragmentOptions,
+): CaptureFragment {
+  const { span } = source;
+  const mapper = spanMappers.find((candidate) => candidate.recognises(source));
+  const fragment = create(CaptureFragmentSchema, {
+    meta: eventMeta({
+      tenantId: options.tenantId,
+      producer: options.producer,
+      occurredAt: timestamp(span.endTimeUnixNano || span.startTimeUnixNano),
+    }),
+    traceId: hex(span.traceId),
+    spanId: hex(span.spanId),
+    parentSpanId: hex(span.parentSpanId),
+  });
+  if (mapper !== undefined) {
+    fragment.kind = {
+      case: 'call',
+      value: create(CallFragmentSchema, callOf(source, mapper, options)),
+    };
+  } else {
+    const step = stepOf(source, spanMappers);
+    options.guard.step(step, options.tenantId);
+    fragment.kind = { case: 'step', value: step };
+  }
+  return fragment;
+}
+
+/** `3 spans without …; 1 span that …` for the counts that are not zero. */
+function reasons(counts: readonly (readonly [number, string])[]): string {
+  return counts
+    .filter(([count]) => count > 0)
+    .map(([count, reason]) => `${String(count)} ${reason}`)
+    .join('; ');
 }
 
 /** What an event holds, recorded before its content may be encrypted. */
@@ -267,44 +286,57 @@ export function logFragments(
   const fragments: CaptureFragment[] = [];
   let ignored = 0;
   let rejected = 0;
+  let unmappable = 0;
   let sequence = 0;
   for (const source of sourceLogRecords(request)) {
-    const mapper = logMappers.find((candidate) => candidate.recognises(source));
-    if (mapper === undefined) {
-      ignored += 1;
-      continue;
+    try {
+      const mapper = logMappers.find((candidate) => candidate.recognises(source));
+      if (mapper === undefined) {
+        ignored += 1;
+      } else if (!validIds(source.record.traceId, source.record.spanId)) {
+        rejected += 1;
+      } else {
+        fragments.push(eventFragment(source, mapper, sequence++, options));
+      }
+    } catch {
+      // One record no mapper can make sense of must not sink the export it came in.
+      unmappable += 1;
     }
-    const { record } = source;
-    if (!validIds(record.traceId, record.spanId)) {
-      rejected += 1;
-      continue;
-    }
-    const traceId = hex(record.traceId);
-    const spanId = hex(record.spanId);
-    const event = create(ContentEventFragmentSchema, {
-      ...mapper.map(source, options.mapContext),
-      sequence: sequence++,
-    });
-    event.kind = eventKindOf(event);
-    options.guard.event(event, options.tenantId, callIdOf(options.tenantId, traceId, spanId));
-    fragments.push(
-      create(CaptureFragmentSchema, {
-        meta: eventMeta({
-          tenantId: options.tenantId,
-          producer: options.producer,
-          occurredAt: timestamp(record.timeUnixNano || record.observedTimeUnixNano),
-        }),
-        traceId,
-        spanId,
-        kind: { case: 'event', value: event },
-      }),
-    );
   }
   return {
     fragments,
     ignored,
-    rejected,
-    rejectedMessage:
-      rejected > 0 ? `${rejected} GenAI events without a valid trace or span id to join` : '',
+    rejected: rejected + unmappable,
+    rejectedMessage: reasons([
+      [rejected, 'GenAI events without a valid trace or span id to join'],
+      [unmappable, 'GenAI events that could not be mapped'],
+    ]),
   };
+}
+
+function eventFragment(
+  source: SourceLogRecord,
+  mapper: LogMapper,
+  sequence: number,
+  options: FragmentOptions,
+): CaptureFragment {
+  const { record } = source;
+  const traceId = hex(record.traceId);
+  const spanId = hex(record.spanId);
+  const event = create(ContentEventFragmentSchema, {
+    ...mapper.map(source, options.mapContext),
+    sequence,
+  });
+  event.kind = eventKindOf(event);
+  options.guard.event(event, options.tenantId, callIdOf(options.tenantId, traceId, spanId));
+  return create(CaptureFragmentSchema, {
+    meta: eventMeta({
+      tenantId: options.tenantId,
+      producer: options.producer,
+      occurredAt: timestamp(record.timeUnixNano || record.observedTimeUnixNano),
+    }),
+    traceId,
+    spanId,
+    kind: { case: 'event', value: event },
+  });
 }

@@ -1,4 +1,9 @@
-import { StepKind, type CaptureFragment, type ContentEventFragment } from '@understudy/contracts';
+import {
+  Operation,
+  StepKind,
+  type CaptureFragment,
+  type ContentEventFragment,
+} from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import {
   callFragment,
@@ -62,6 +67,56 @@ describe('PartitionJoiner', () => {
       ['a1', 'triage'],
       ['w1', 'support'],
     ]);
+  });
+
+  it('counts an embeddings span around provider requests (AI SDK 7 embedMany) as no call', () => {
+    const embeddings = { operation: Operation.EMBEDDINGS };
+    for (const order of ['requests first', 'enclosing first']) {
+      const joiner = new PartitionJoiner(settings);
+      const requests = [callFragment('r1', 'e1', embeddings), callFragment('r2', 'e1', embeddings)];
+      const enclosing = callFragment('e1', 'a1', embeddings);
+      const agent = stepFragment('a1', '', StepKind.AGENT, 'indexer');
+      const fragments =
+        order === 'requests first'
+          ? [...requests, enclosing, agent]
+          : [enclosing, ...requests, agent];
+      feed(joiner, fragments, 0);
+      const due = joiner.due(1);
+      expect(due.map(({ call }) => call.spanId).sort(), order).toEqual(['r1', 'r2']);
+      expect(
+        due.map(({ ancestors }) => ancestors.map((a) => a.spanId)),
+        order,
+      ).toEqual([
+        ['e1', 'a1'],
+        ['e1', 'a1'],
+      ]);
+      joiner.emitted(
+        due.map(({ call }) => call),
+        1,
+      );
+      expect(joiner.waitingCalls, order).toBe(0);
+      expect(joiner.commitOffset(1 + settings.joinTimeoutMs), order).toBe(4n);
+    }
+  });
+
+  it('keeps a chat call around an embeddings call, and an embeddings call around a chat', () => {
+    const joiner = new PartitionJoiner(settings);
+    const embeddings = { operation: Operation.EMBEDDINGS };
+    feed(
+      joiner,
+      [
+        callFragment('r1', 'c1', embeddings),
+        callFragment('c1', 'e1'),
+        callFragment('e1', '', embeddings),
+      ],
+      0,
+    );
+    expect(
+      joiner
+        .due(1)
+        .map(({ call }) => call.spanId)
+        .sort(),
+    ).toEqual(['c1', 'e1', 'r1']);
   });
 
   it('lets a call go with the ancestors it has once its wait times out', () => {

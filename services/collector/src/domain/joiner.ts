@@ -4,7 +4,7 @@ import type {
   LlmCall,
   StepFragment,
 } from '@understudy/contracts';
-import { CallStatusCode, ContentEventKind } from '@understudy/contracts';
+import { CallStatusCode, ContentEventKind, Operation } from '@understudy/contracts';
 
 export interface JoinerSettings {
   /** How long a call waits for its content events and its ancestors before it goes as it is. */
@@ -87,6 +87,8 @@ interface TraceState {
   readonly orphans: Map<string, Orphans>;
   /** Span ids of calls already emitted, until when they are remembered. */
   readonly emitted: Map<string, number>;
+  /** Span ids that enclose an embeddings call, until when they are remembered. */
+  readonly embedders: Map<string, number>;
 }
 
 /** How deep an ancestor chain is followed: deeper is a cycle or garbage. */
@@ -125,6 +127,12 @@ export class PartitionJoiner {
       case 'call': {
         const { call, awaitsEvents } = fragment.kind.value;
         if (call === undefined || trace.emitted.has(spanId) || trace.waiting.has(spanId)) return;
+        if (this.encloses(trace, call, parentSpanId, now)) {
+          this.hold(offset, now + this.settings.joinTimeoutMs);
+          const expiresAt = now + this.settings.joinTimeoutMs;
+          trace.links.set(spanId, { parentSpanId, step: undefined, expiresAt });
+          return;
+        }
         const hold = this.hold(offset, Infinity);
         const orphans = trace.orphans.get(spanId);
         trace.orphans.delete(spanId);
@@ -226,15 +234,41 @@ export class PartitionJoiner {
     }
   }
 
+  /**
+   * Whether an embeddings call only encloses others: the Vercel AI SDK 7 records `embed` and
+   * `embedMany` as an embeddings span around the embeddings span of each provider request, and
+   * one call is one provider request. Such a span is a link in the chain, whichever of the two
+   * arrives first.
+   */
+  private encloses(trace: TraceState, call: LlmCall, parentSpanId: string, now: number): boolean {
+    if (call.operation !== Operation.EMBEDDINGS) return false;
+    trace.embedders.set(parentSpanId, now + this.settings.joinTimeoutMs);
+    const parent = trace.waiting.get(parentSpanId);
+    if (parent?.call.operation === Operation.EMBEDDINGS) {
+      this.release(parent);
+      trace.links.set(parentSpanId, {
+        parentSpanId: parent.call.context?.parentSpanId ?? '',
+        step: undefined,
+        expiresAt: now + this.settings.joinTimeoutMs,
+      });
+    }
+    return trace.embedders.has(call.spanId);
+  }
+
+  /** Lets go of a waiting call and all it held. */
+  private release(waiting: Waiting): void {
+    for (const hold of waiting.holds) hold.released = true;
+    this.heldBytes -= waiting.bytes;
+    this.queue.delete(waiting);
+    waiting.trace.waiting.delete(waiting.call.spanId);
+  }
+
   /** A call was published, by this member or before a restart: it is not joined again. */
   private settle(trace: TraceState, spanId: string, now: number): void {
     trace.emitted.set(spanId, now + this.settings.dedupWindowMs);
     const waiting = trace.waiting.get(spanId);
     if (waiting === undefined) return;
-    for (const hold of waiting.holds) hold.released = true;
-    this.heldBytes -= waiting.bytes;
-    this.queue.delete(waiting);
-    trace.waiting.delete(spanId);
+    this.release(waiting);
     // A call span may enclose other calls: it stays a link for as long as a step would.
     trace.links.set(spanId, {
       parentSpanId: waiting.call.context?.parentSpanId ?? '',
@@ -275,8 +309,14 @@ export class PartitionJoiner {
       for (const [spanId, until] of trace.emitted) {
         if (until <= now) trace.emitted.delete(spanId);
       }
+      for (const [spanId, until] of trace.embedders) {
+        if (until <= now) trace.embedders.delete(spanId);
+      }
       const empty =
-        trace.waiting.size === 0 && trace.orphans.size === 0 && trace.emitted.size === 0;
+        trace.waiting.size === 0 &&
+        trace.orphans.size === 0 &&
+        trace.emitted.size === 0 &&
+        trace.embedders.size === 0;
       if (empty && trace.links.size === 0) this.traces.delete(key);
     }
   }
@@ -316,7 +356,14 @@ export class PartitionJoiner {
     const key = traceKey(fragment.meta?.tenantId ?? '', fragment.traceId);
     let trace = this.traces.get(key);
     if (trace === undefined) {
-      trace = { key, links: new Map(), waiting: new Map(), orphans: new Map(), emitted: new Map() };
+      trace = {
+        key,
+        links: new Map(),
+        waiting: new Map(),
+        orphans: new Map(),
+        emitted: new Map(),
+        embedders: new Map(),
+      };
       this.traces.set(key, trace);
     }
     return trace;

@@ -3,17 +3,19 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 /**
- * A small OpenAI-compatible server (`POST /v1/chat/completions`) that the real client libraries
- * and their instrumentations talk to in tests. Its answers are fixed, so tests assert exactly
- * what the collector must capture:
+ * A small OpenAI-compatible server (`POST /v1/chat/completions`, `/v1/responses`,
+ * `/v1/embeddings`) that the real client libraries and their instrumentations talk to in tests.
+ * Its answers are fixed, so tests assert exactly what the collector must capture:
  * - a model named `fail-<status>` is answered with that HTTP status and an OpenAI error body;
- * - tools offered and the last message from the user: a call of the first tool;
+ * - tools offered and the last message from the user: a call of the first tool (the Responses
+ *   API answers it with a reasoning item before the call);
  * - the last message a tool result: a text that uses it;
- * - a JSON `response_format`: a JSON object;
- * - otherwise: a plain text answer.
- * Streaming (`stream: true`) sends the same answer as server-sent events, with a usage chunk
- * when `stream_options.include_usage` is set. Ids are derived from the request, so the same
- * request always gets the same id.
+ * - a JSON `response_format` (Responses: `text.format`): a JSON object;
+ * - otherwise: a plain text answer;
+ * - embeddings: a small vector per input, derived from its text.
+ * Chat streaming (`stream: true`) sends the same answer as server-sent events, with a usage
+ * chunk when `stream_options.include_usage` is set. Ids are derived from the request, so the
+ * same request always gets the same id.
  */
 
 /** What the fake answers, by kind of answer; tests assert these values. */
@@ -34,6 +36,20 @@ export const answers = {
   json: {
     content: '{"city":"Oslo","country":"Norway"}',
     usage: { prompt_tokens: 30, completion_tokens: 11 },
+  },
+  /** What the Responses API says before its tool call: a summary of the model's reasoning. */
+  reasoning: {
+    id: 'rs_weather_oslo',
+    summary: 'Live weather needs the get_weather tool.',
+    /** Of the tool call's output tokens. */
+    tokens: 9,
+  },
+  /** The Responses API's id of the function_call output item; `toolCall.id` is its call_id. */
+  toolCallItemId: 'fc_weather_oslo',
+  embedding: {
+    /** Dimensions of every vector. */
+    dimensions: 4,
+    tokensPerInput: 3,
   },
 } as const;
 
@@ -62,6 +78,19 @@ interface ChatRequest {
   readonly stream_options?: { readonly include_usage?: boolean };
 }
 
+/** A Responses API request: `input` text or items, tools flat (`{type, name, …}`). */
+interface ResponsesRequest {
+  readonly model?: string;
+  readonly input?: string | readonly { readonly type?: string; readonly role?: string }[];
+  readonly tools?: readonly { readonly name?: string }[];
+  readonly text?: { readonly format?: { readonly type?: string } };
+}
+
+interface EmbeddingsRequest {
+  readonly model?: string;
+  readonly input?: string | readonly string[];
+}
+
 interface Answer {
   readonly content: string | null;
   readonly toolCall?: { readonly id: string; readonly name: string; readonly arguments: string };
@@ -73,10 +102,19 @@ interface Answer {
   };
 }
 
-function answerTo(request: ChatRequest): Answer {
-  const last = request.messages?.at(-1);
-  const tool = request.tools?.[0]?.function?.name;
-  if (last?.role === 'user' && tool !== undefined) {
+/** What a request asks for, whichever API it came through. */
+interface Turn {
+  /** Who spoke last: the user, or a tool with its result. */
+  readonly last: 'user' | 'tool' | undefined;
+  /** The first tool offered. */
+  readonly tool: string | undefined;
+  readonly json: boolean;
+}
+
+const jsonFormats = new Set(['json_object', 'json_schema']);
+
+function answerTo({ last, tool, json }: Turn): Answer {
+  if (last === 'user' && tool !== undefined) {
     const { toolCall, usage } = answers.toolCall;
     return {
       content: null,
@@ -85,12 +123,34 @@ function answerTo(request: ChatRequest): Answer {
       usage,
     };
   }
-  if (last?.role === 'tool') return { ...answers.afterTool, finishReason: 'stop' };
-  const format = request.response_format?.type;
-  if (format === 'json_object' || format === 'json_schema') {
-    return { ...answers.json, finishReason: 'stop' };
-  }
+  if (last === 'tool') return { ...answers.afterTool, finishReason: 'stop' };
+  if (json) return { ...answers.json, finishReason: 'stop' };
   return { ...answers.text, finishReason: 'stop' };
+}
+
+function chatTurn(request: ChatRequest): Turn {
+  const role = request.messages?.at(-1)?.role;
+  return {
+    last: role === 'user' || role === 'tool' ? role : undefined,
+    tool: request.tools?.[0]?.function?.name,
+    json: jsonFormats.has(request.response_format?.type ?? ''),
+  };
+}
+
+/** Text input is the user's; of items, a user message or a function call's output. */
+function responsesTurn(request: ResponsesRequest): Turn {
+  const { input } = request;
+  const last = typeof input === 'string' ? { role: 'user' } : input?.at(-1);
+  return {
+    last:
+      last?.type === 'function_call_output'
+        ? 'tool'
+        : last?.role === 'user' && (last.type ?? 'message') === 'message'
+          ? 'user'
+          : undefined,
+    tool: request.tools?.[0]?.name,
+    json: jsonFormats.has(request.text?.format?.type ?? ''),
+  };
 }
 
 function usageOf(answer: Answer) {
@@ -161,12 +221,81 @@ function chunks(id: string, model: string, answer: Answer, includeUsage: boolean
   return all;
 }
 
-async function readJson(request: IncomingMessage): Promise<{ body: ChatRequest; digest: string }> {
+/** The answer as a Responses API response: output items instead of choices. */
+function answerResponse(id: string, model: string, answer: Answer) {
+  const { prompt_tokens, completion_tokens, cached_tokens } = answer.usage;
+  const reasoningTokens = answer.toolCall === undefined ? 0 : answers.reasoning.tokens;
+  const output =
+    answer.toolCall === undefined
+      ? [
+          {
+            id: `msg_${id.slice('resp_'.length)}`,
+            type: 'message',
+            role: 'assistant',
+            status: 'completed',
+            content: [{ type: 'output_text', text: answer.content ?? '', annotations: [] }],
+          },
+        ]
+      : [
+          {
+            id: answers.reasoning.id,
+            type: 'reasoning',
+            summary: [{ type: 'summary_text', text: answers.reasoning.summary }],
+          },
+          {
+            id: answers.toolCallItemId,
+            type: 'function_call',
+            status: 'completed',
+            call_id: answer.toolCall.id,
+            name: answer.toolCall.name,
+            arguments: answer.toolCall.arguments,
+          },
+        ];
+  return {
+    id,
+    object: 'response',
+    created_at: created,
+    status: 'completed',
+    model: responseModel(model),
+    output,
+    parallel_tool_calls: true,
+    tool_choice: 'auto',
+    tools: [],
+    error: null,
+    incomplete_details: null,
+    usage: {
+      input_tokens: prompt_tokens,
+      input_tokens_details: { cached_tokens: cached_tokens ?? 0 },
+      output_tokens: completion_tokens,
+      output_tokens_details: { reasoning_tokens: reasoningTokens },
+      total_tokens: prompt_tokens + completion_tokens,
+    },
+  };
+}
+
+/** A vector per input, from its text's bytes, so that equal texts embed equally. */
+function embeddings(model: string, request: EmbeddingsRequest) {
+  const inputs = typeof request.input === 'string' ? [request.input] : (request.input ?? []);
+  const { dimensions, tokensPerInput } = answers.embedding;
+  const vector = (input: string) => {
+    const digest = createHash('sha256').update(input).digest();
+    return Array.from({ length: dimensions }, (_, index) => (digest[index] ?? 0) / 255);
+  };
+  const tokens = inputs.length * tokensPerInput;
+  return {
+    object: 'list',
+    model,
+    data: inputs.map((input, index) => ({ object: 'embedding', index, embedding: vector(input) })),
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  };
+}
+
+async function readJson(request: IncomingMessage): Promise<{ body: unknown; digest: string }> {
   const parts: Buffer[] = [];
   for await (const part of request) parts.push(part as Buffer);
   const raw = Buffer.concat(parts);
   return {
-    body: JSON.parse(raw.toString('utf8')) as ChatRequest,
+    body: JSON.parse(raw.toString('utf8')) as unknown,
     digest: createHash('sha256').update(raw).digest('hex').slice(0, 24),
   };
 }
@@ -184,18 +313,57 @@ async function stream(response: ServerResponse, events: readonly unknown[]): Pro
   response.end('data: [DONE]\n\n');
 }
 
+const apis = ['chat/completions', 'responses', 'embeddings'] as const;
+type Api = (typeof apis)[number];
+
+async function reply(
+  api: Api,
+  body: unknown,
+  digest: string,
+  response: ServerResponse,
+  issued: Set<string>,
+): Promise<void> {
+  const model = (body as { model?: string }).model ?? '';
+  switch (api) {
+    case 'chat/completions': {
+      const request = body as ChatRequest;
+      const id = `chatcmpl-${digest}`;
+      issued.add(id);
+      const chosen = answerTo(chatTurn(request));
+      if (request.stream === true) {
+        const usage = request.stream_options?.include_usage === true;
+        await stream(response, chunks(id, model, chosen, usage));
+      } else {
+        send(response, 200, completion(id, model, chosen));
+      }
+      return;
+    }
+    case 'responses': {
+      const id = `resp_${digest}`;
+      issued.add(id);
+      const request = body as ResponsesRequest;
+      send(response, 200, answerResponse(id, model, answerTo(responsesTurn(request))));
+      return;
+    }
+    case 'embeddings':
+      send(response, 200, embeddings(model, body as EmbeddingsRequest));
+      return;
+  }
+}
+
 async function handle(
   request: IncomingMessage,
   response: ServerResponse,
   issued: Set<string>,
 ): Promise<void> {
-  if (request.method !== 'POST' || request.url?.split('?')[0] !== '/v1/chat/completions') {
+  const path = request.url?.split('?')[0] ?? '';
+  const api = apis.find((name) => path === `/v1/${name}`);
+  if (request.method !== 'POST' || api === undefined) {
     send(response, 404, { error: { message: 'not found', type: 'invalid_request_error' } });
     return;
   }
   const { body, digest } = await readJson(request);
-  const model = body.model ?? '';
-  const failure = /^fail-(\d{3})$/.exec(model);
+  const failure = /^fail-(\d{3})$/.exec((body as { model?: string }).model ?? '');
   if (failure) {
     send(response, Number(failure[1]), {
       error: {
@@ -207,20 +375,13 @@ async function handle(
     });
     return;
   }
-  const id = `chatcmpl-${digest}`;
-  issued.add(id);
-  const answer = answerTo(body);
-  if (body.stream === true) {
-    await stream(response, chunks(id, model, answer, body.stream_options?.include_usage === true));
-  } else {
-    send(response, 200, completion(id, model, answer));
-  }
+  await reply(api, body, digest, response, issued);
 }
 
 export interface FakeOpenAi {
   /** Base URL for OpenAI clients, ending in `/v1`. */
   readonly baseUrl: string;
-  /** Ids of the completions answered so far. */
+  /** Ids of the completions and responses answered so far. */
   readonly responseIds: ReadonlySet<string>;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import {
   CaptureFragmentSchema,
   ContentEventKind,
   LlmCallSchema,
+  Operation,
   Role,
   type CaptureFragment,
   type StepKind,
@@ -26,7 +27,7 @@ export const plainOnly: ContentSeal = {
 export function callFragment(
   spanId: string,
   parentSpanId = '',
-  init: { awaitsEvents?: boolean; failed?: boolean; choices?: number } = {},
+  init: { awaitsEvents?: boolean; failed?: boolean; choices?: number; operation?: Operation } = {},
 ): CaptureFragment {
   return create(CaptureFragmentSchema, {
     meta,
@@ -42,6 +43,7 @@ export function callFragment(
           traceId,
           spanId,
           callId: `call-${spanId}`,
+          operation: init.operation ?? Operation.CHAT,
           context: { parentSpanId },
           ...(init.choices !== undefined && { parameters: { choiceCount: init.choices } }),
           status: { code: init.failed ? CallStatusCode.ERROR : CallStatusCode.OK },

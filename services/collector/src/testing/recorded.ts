@@ -17,6 +17,7 @@ import type {
   SpanMapper,
 } from '../domain/mappers/mapper.js';
 import { decodeLogsRequest, decodeTraceRequest } from '../domain/otlp-codec.js';
+import type { Scenario } from './clients/programs.js';
 
 /**
  * What the mappers make of the fixtures recorded from the real libraries (./fixtures, scenarios
@@ -24,7 +25,7 @@ import { decodeLogsRequest, decodeTraceRequest } from '../domain/otlp-codec.js';
  * the collector maps them, in the collector's precedence order.
  */
 
-export type Scenario = 'chat' | 'tools' | 'stream' | 'json' | 'error' | 'capture-off';
+export type { Scenario };
 
 export interface RecordedCall {
   readonly mapper: SpanMapper;

@@ -28,6 +28,7 @@ const weatherQuestion = 'What is the weather in Oslo right now?';
 const weatherReport = '{"temperature_c":12,"conditions":"cloudy"}';
 const { toolCall } = answers.toolCall;
 const toolCallPart = { kind: { case: 'toolCall', value: toolCall } };
+const reasoningPart = { kind: { case: 'reasoning', value: { text: answers.reasoning.summary } } };
 const toolResultPart = {
   kind: { case: 'toolCallResponse', value: { id: toolCall.id, response: weatherReport } },
 };
@@ -174,6 +175,53 @@ describe('@arizeai/openinference-instrumentation-openai 4.2.7 (OpenInference)', 
     });
   });
 
+  it('responses: the output items of a response as one choice, its end from its status', () => {
+    const { calls } = trace('responses');
+    const [first, second] = calls;
+    expect(calls).toHaveLength(2);
+    expect(first?.call).toMatchObject({
+      requestModel: model,
+      responseModel: responseModel(model),
+      responseId: expect.stringMatching(/^resp_/) as unknown,
+      finishReasons: [FinishReason.TOOL_CALLS],
+      usage: { inputTokens: 52, outputTokens: 17, reasoningTokens: answers.reasoning.tokens },
+      content: {
+        value: {
+          inputMessages: [
+            { role: Role.SYSTEM, parts: [textPart(system)] },
+            { role: Role.USER, parts: [textPart(weatherQuestion)] },
+          ],
+          outputMessages: [
+            {
+              role: Role.ASSISTANT,
+              finishReason: FinishReason.TOOL_CALLS,
+              parts: [reasoningPart, toolCallPart],
+            },
+          ],
+          toolDefinitions: [weatherTool],
+        },
+      },
+    });
+    expect(second?.call).toMatchObject({
+      finishReasons: [FinishReason.STOP],
+      usage: { inputTokens: 81, outputTokens: 12, cachedInputTokens: 64 },
+      content: {
+        value: {
+          inputMessages: [
+            { role: Role.SYSTEM },
+            { role: Role.USER },
+            { role: Role.ASSISTANT, parts: [reasoningPart] },
+            { role: Role.ASSISTANT, parts: [toolCallPart] },
+            { role: Role.TOOL, parts: [toolResultPart] },
+          ],
+          outputMessages: [
+            { finishReason: FinishReason.STOP, parts: [textPart(answers.afterTool.content)] },
+          ],
+        },
+      },
+    });
+  });
+
   it('error: the failed call leaves no span, only the steps around it', () => {
     const { calls, steps } = trace('error');
     expect(calls).toEqual([]);
@@ -299,6 +347,16 @@ describe('@traceloop/instrumentation-openai 0.22.5 (OpenLLMetry flattened)', () 
     });
   });
 
+  it('responses: the Responses API is not instrumented', () => {
+    const { calls, steps } = trace('responses');
+    expect(calls).toEqual([]);
+    expect(Object.keys(steps).sort()).toEqual([
+      'get_weather.tool',
+      'responses.task',
+      'trip-planner.workflow',
+    ]);
+  });
+
   it('error and capture off: no failed call span; without content, no finish reason either', () => {
     expect(trace('error').calls).toEqual([]);
     expect(only(trace('capture-off').calls).call).toMatchObject({
@@ -365,6 +423,34 @@ describe('@traceloop/instrumentation-openai 0.27.0 (OpenLLMetry JSON)', () => {
         { role: Role.ASSISTANT, parts: [toolCallPart] },
         { role: Role.TOOL, parts: [toolResultPart] },
       ],
+    });
+  });
+
+  it('responses: the input items from the JSON text it records; no instructions, no tool call out', () => {
+    const { calls } = trace('responses');
+    const [first, second] = calls;
+    expect(calls).toHaveLength(2);
+    expect(first?.call).toMatchObject({
+      responseId: expect.stringMatching(/^resp_/) as unknown,
+      // It records the response's output text only, and calls every completed response a stop.
+      finishReasons: [FinishReason.STOP],
+      usage: { inputTokens: 52, outputTokens: 17 },
+      content: {
+        value: {
+          inputMessages: [{ role: Role.USER, parts: [textPart(weatherQuestion)] }],
+          outputMessages: [{ finishReason: FinishReason.STOP, parts: [textPart('')] }],
+          toolDefinitions: [],
+        },
+      },
+    });
+    expect(second?.call.content.value).toMatchObject({
+      inputMessages: [
+        { role: Role.USER, parts: [textPart(weatherQuestion)] },
+        { role: Role.ASSISTANT, parts: [reasoningPart] },
+        { role: Role.ASSISTANT, parts: [toolCallPart] },
+        { role: Role.TOOL, parts: [toolResultPart] },
+      ],
+      outputMessages: [{ parts: [textPart(answers.afterTool.content)] }],
     });
   });
 

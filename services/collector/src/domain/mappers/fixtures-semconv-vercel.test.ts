@@ -16,8 +16,10 @@ const textPart = (value: string) => ({ kind: { case: 'text', value: { text: valu
 const model = 'gpt-4o-mini';
 const system = 'You are a concise travel assistant.';
 const weatherReport = '{"temperature_c":12,"conditions":"cloudy"}';
+const weatherQuestion = 'What is the weather in Oslo right now?';
 const { toolCall } = answers.toolCall;
 const toolCallPart = { kind: { case: 'toolCall', value: toolCall } };
+const reasoningPart = { kind: { case: 'reasoning', value: { text: answers.reasoning.summary } } };
 const toolResultPart = {
   kind: { case: 'toolCallResponse', value: { id: toolCall.id, response: weatherReport } },
 };
@@ -133,6 +135,58 @@ describe('@opentelemetry/instrumentation-openai 0.22.0 (semconv 1.36, log events
     expect(call).toMatchObject({ requestModel: 'fail-500', finishReasons: [], usage: {} });
     expect(events.map((event) => event.content.value)).toMatchObject([
       { inputMessages: [{ role: Role.USER, parts: [textPart('This call fails.')] }] },
+    ]);
+  });
+
+  it('responses: semconv ≥ 1.37 spans whose content comes in operation-details events', () => {
+    const { calls, events } = trace('responses');
+    const [first, second] = calls;
+    expect(calls).toHaveLength(2);
+    expect(first?.mapper).toBe(genAiAttributes);
+    expect(first?.mapped.awaitsEvents).toBe(true);
+    expect(first?.call).toMatchObject({
+      operation: Operation.CHAT,
+      provider: 'openai',
+      requestModel: model,
+      responseModel: responseModel(model),
+      responseId: expect.stringMatching(/^resp_/) as unknown,
+      finishReasons: [FinishReason.TOOL_CALLS],
+      usage: { inputTokens: 52, outputTokens: 17 },
+      // The instructions as the caller gave them: the events have them as a system message.
+      content: { value: { systemInstructions: [textPart(system)], inputMessages: [] } },
+    });
+    expect(second?.call).toMatchObject({
+      finishReasons: [FinishReason.STOP],
+      usage: { inputTokens: 81, outputTokens: 12 },
+    });
+    const systemMessage = { role: Role.SYSTEM, parts: [textPart(system)] };
+    const question = { role: Role.USER, parts: [textPart(weatherQuestion)] };
+    expect(events.map((event) => event.content.value)).toMatchObject([
+      { inputMessages: [systemMessage, question], outputMessages: [] },
+      {
+        inputMessages: [],
+        outputMessages: [
+          {
+            role: Role.ASSISTANT,
+            finishReason: FinishReason.TOOL_CALLS,
+            parts: [reasoningPart, toolCallPart],
+          },
+        ],
+      },
+      {
+        inputMessages: [
+          systemMessage,
+          question,
+          { role: Role.ASSISTANT, parts: [reasoningPart] },
+          { role: Role.ASSISTANT, parts: [toolCallPart] },
+          { role: Role.TOOL, parts: [toolResultPart] },
+        ],
+      },
+      {
+        outputMessages: [
+          { finishReason: FinishReason.STOP, parts: [textPart(answers.afterTool.content)] },
+        ],
+      },
     ]);
   });
 
@@ -266,6 +320,68 @@ describe('Vercel AI SDK 6.0.325 (ai.* spans)', () => {
     });
   });
 
+  it('responses: the reasoning of a Responses API model, before its tool call and in the history', () => {
+    const { calls } = trace('responses');
+    const [first, second] = calls;
+    expect(calls).toHaveLength(2);
+    expect(first?.call).toMatchObject({
+      provider: 'openai',
+      responseId: expect.stringMatching(/^resp_/) as unknown,
+      finishReasons: [FinishReason.TOOL_CALLS],
+      usage: { inputTokens: 52, outputTokens: 17, reasoningTokens: answers.reasoning.tokens },
+      content: {
+        value: {
+          inputMessages: [
+            { role: Role.SYSTEM, parts: [textPart(system)] },
+            { role: Role.USER, parts: [textPart(weatherQuestion)] },
+          ],
+          outputMessages: [
+            { finishReason: FinishReason.TOOL_CALLS, parts: [reasoningPart, toolCallPart] },
+          ],
+          toolDefinitions: [
+            {
+              ...weatherTool,
+              parameters: { ...weatherTool.parameters, additionalProperties: false },
+            },
+          ],
+        },
+      },
+    });
+    expect(second?.call.content.value).toMatchObject({
+      inputMessages: [
+        { role: Role.SYSTEM },
+        { role: Role.USER },
+        { role: Role.ASSISTANT, parts: [reasoningPart, toolCallPart] },
+        { role: Role.TOOL, parts: [toolResultPart] },
+      ],
+      outputMessages: [{ parts: [textPart(answers.afterTool.content)] }],
+    });
+  });
+
+  it('embed: one call per provider request (doEmbed), no content; embed and embedMany as steps', () => {
+    const { calls, steps } = trace('embed');
+    expect(calls.map(({ call }) => call)).toMatchObject([
+      {
+        operation: Operation.EMBEDDINGS,
+        provider: 'openai',
+        requestModel: 'text-embedding-3-small',
+        usage: { inputTokens: answers.embedding.tokensPerInput },
+        contentCaptured: false,
+        context: metadata('embed'),
+      },
+      {
+        operation: Operation.EMBEDDINGS,
+        usage: { inputTokens: 2 * answers.embedding.tokensPerInput },
+      },
+    ]);
+    expect(steps['ai.embed']).toEqual({
+      kind: StepKind.TASK,
+      name: 'travel-agent',
+      ...metadata('embed'),
+    });
+    expect(steps['ai.embedMany']).toMatchObject({ kind: StepKind.TASK, name: 'travel-agent' });
+  });
+
   it('capture off: the call without content', () => {
     expect(only(trace('capture-off').calls).call).toMatchObject({
       parameters: chatParameters,
@@ -349,6 +465,57 @@ describe('Vercel AI SDK 7.0.173 + @ai-sdk/otel (semconv ≥ 1.37 attributes)', (
       firstTokenUnixNano:
         (chat?.span.startTimeUnixNano ?? 0n) + BigInt(Math.round(Number(seconds) * 1e9)),
     });
+  });
+
+  it('responses: instructions apart, reasoning before the tool call and in the history', () => {
+    const { calls } = trace('responses');
+    const [first, second] = calls;
+    expect(calls).toHaveLength(2);
+    expect(first?.call).toMatchObject({
+      finishReasons: [FinishReason.TOOL_CALLS],
+      content: {
+        value: {
+          systemInstructions: [textPart(system)],
+          inputMessages: [{ role: Role.USER, parts: [textPart(weatherQuestion)] }],
+          outputMessages: [
+            { finishReason: FinishReason.TOOL_CALLS, parts: [reasoningPart, toolCallPart] },
+          ],
+        },
+      },
+    });
+    expect(second?.call.content.value).toMatchObject({
+      inputMessages: [
+        { role: Role.USER },
+        { role: Role.ASSISTANT, parts: [reasoningPart, toolCallPart] },
+        { role: Role.TOOL, parts: [toolResultPart] },
+      ],
+      outputMessages: [{ parts: [textPart(answers.afterTool.content)] }],
+    });
+  });
+
+  it('embed: an embeddings span per embed and embedMany around that of its provider request', () => {
+    const { spans, calls } = trace('embed');
+    expect(calls).toHaveLength(4);
+    expect(calls.every(({ call }) => call.operation === Operation.EMBEDDINGS)).toBe(true);
+    // Only the inner ones are provider requests, with usage: the joiner counts the outer ones
+    // as links.
+    const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+    const embeddings = spans.filter(({ span }) => span.name.startsWith('embeddings '));
+    const ids = new Set(embeddings.map(({ span }) => hex(span.spanId)));
+    const inner = embeddings.filter(({ span }) => ids.has(hex(span.parentSpanId)));
+    const outer = new Set(inner.map(({ span }) => hex(span.parentSpanId)));
+    expect(inner.map(({ attributes }) => attributes['gen_ai.usage.input_tokens']).sort()).toEqual([
+      answers.embedding.tokensPerInput,
+      2 * answers.embedding.tokensPerInput,
+    ]);
+    expect(
+      spans
+        .filter(({ span }) => outer.has(hex(span.spanId)))
+        .map(({ span, attributes }) => [span.name, attributes['gen_ai.usage.input_tokens']]),
+    ).toEqual([
+      ['embeddings text-embedding-3-small', undefined],
+      ['embeddings text-embedding-3-small', undefined],
+    ]);
   });
 
   it('error and capture off: the failed call with its prompt; the call without content', () => {

@@ -1,4 +1,4 @@
-import { create } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   FinishReason,
   LlmCallSchema,
@@ -41,6 +41,11 @@ function blobStore() {
 }
 
 const built = ({ call, context }: MappedCall) => create(LlmCallSchema, { ...call, context });
+const noBlobs: MapContext = {
+  blob: () => {
+    throw new Error('no inline media here');
+  },
+};
 
 describe('OTel GenAI semconv ≥ 1.37 attributes', () => {
   it('maps a Vercel AI SDK 7 chat span: content, media by reference, time to first chunk', () => {
@@ -233,6 +238,157 @@ describe('OTel GenAI semconv ≥ 1.37 attributes', () => {
       contentCaptured: true,
       content: { value: { inputMessages: [{ role: Role.USER }], outputMessages: [] } },
     });
+  });
+
+  it('maps Responses API items as the OTel JS instrumentation writes them', () => {
+    const weather = '{"temperature_c":12}';
+    const mapped = genAiAttributes.map(
+      source({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.input.messages': JSON.stringify([
+          { role: 'user', parts: [{ type: 'text', content: 'Weather in Oslo?' }] },
+          { role: 'assistant', parts: [{ type: 'reasoning', text: 'Needs the tool.' }] },
+          {
+            role: 'assistant',
+            parts: [
+              {
+                type: 'tool_call',
+                id: 'fc_1',
+                call_id: 'call_1',
+                name: 'get_weather',
+                arguments: '{"city":"Oslo"}',
+              },
+            ],
+          },
+          {
+            role: 'user',
+            parts: [{ type: 'tool_call_response', response: weather, call_id: 'call_1' }],
+          },
+        ]),
+        'gen_ai.output.messages': JSON.stringify([
+          {
+            role: 'assistant',
+            parts: [
+              { type: 'refusal', refusal: 'I cannot share that.' },
+              { type: 'text', content: '12 °C.' },
+            ],
+            finish_reason: 'stop',
+          },
+        ]),
+      }),
+      noBlobs,
+    );
+    expect(mapped.awaitsEvents).toBeUndefined();
+    expect(built(mapped).content.value).toMatchObject({
+      inputMessages: [
+        { role: Role.USER },
+        {
+          role: Role.ASSISTANT,
+          parts: [{ kind: { case: 'reasoning', value: { text: 'Needs the tool.' } } }],
+        },
+        {
+          role: Role.ASSISTANT,
+          parts: [
+            {
+              kind: {
+                case: 'toolCall',
+                value: { id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+              },
+            },
+          ],
+        },
+        // The result of a call answers it: the tool's, though the instrumentation says user.
+        {
+          role: Role.TOOL,
+          parts: [
+            { kind: { case: 'toolCallResponse', value: { id: 'call_1', response: weather } } },
+          ],
+        },
+      ],
+      outputMessages: [
+        {
+          parts: [
+            { kind: { case: 'refusal', value: { text: 'I cannot share that.' } } },
+            { kind: { case: 'text', value: { text: '12 °C.' } } },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('waits for the events of a span without messages; instructions may be bare text', () => {
+    const call = {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.system_instructions': 'You are a concise travel assistant.',
+    };
+    const mapped = genAiAttributes.map(source(call), noBlobs);
+    expect(mapped.awaitsEvents).toBe(true);
+    expect(built(mapped).content.value).toMatchObject({
+      systemInstructions: [
+        { kind: { case: 'text', value: { text: 'You are a concise travel assistant.' } } },
+      ],
+      inputMessages: [],
+    });
+    const withMessages = { ...call, 'gen_ai.output.messages': '[]' };
+    expect(genAiAttributes.map(source(withMessages), noBlobs).awaitsEvents).toBeUndefined();
+    const embeddings = { 'gen_ai.operation.name': 'embeddings', 'gen_ai.request.model': 'e3' };
+    expect(genAiAttributes.map(source(embeddings), noBlobs).awaitsEvents).toBeUndefined();
+  });
+
+  it('drops parts whose content was not captured: a message of them records nothing', () => {
+    const mapped = genAiAttributes.map(
+      source({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.input.messages': JSON.stringify([
+          { role: 'user', parts: [{ type: 'text' }, { type: 'text', content: null }] },
+          { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_1', name: 'get_weather' }] },
+          { role: 'user', parts: [{ type: 'tool_call_response', call_id: 'call_1' }] },
+        ]),
+        'gen_ai.output.messages': JSON.stringify([
+          { role: 'assistant', parts: [{ type: 'reasoning' }, { type: 'text', content: '' }] },
+        ]),
+      }),
+      noBlobs,
+    );
+    expect(built(mapped).content.value).toMatchObject({
+      inputMessages: [
+        { role: Role.USER, parts: [] },
+        { role: Role.ASSISTANT, parts: [] },
+        { role: Role.USER, parts: [] },
+      ],
+      // Empty text is what the model said.
+      outputMessages: [{ parts: [{ kind: { case: 'text', value: { text: '' } } }] }],
+    });
+  });
+
+  it('cuts structured data nested deeper than a message can be decoded, instead of failing', () => {
+    const nested = (depth: number) => `${'[{"a":'.repeat(depth)}"x"${'}]'.repeat(depth)}`;
+    const mapped = genAiAttributes.map(
+      source({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.input.messages': JSON.stringify([
+          {
+            role: 'assistant',
+            parts: [{ type: 'tool_call', id: 'call_1', name: 'f', arguments: { a: 1 } }],
+          },
+        ]).replace('{"a":1}', nested(5_000)),
+        'gen_ai.system_instructions': `[{"type":"citation","a":${nested(3_000)}}]`,
+      }),
+      noBlobs,
+    );
+    const call = built(mapped);
+    expect(fromBinary(LlmCallSchema, toBinary(LlmCallSchema, call))).toEqual(call);
+    const content = call.content.case === 'plainContent' ? call.content.value : undefined;
+    const [citation] = content?.systemInstructions ?? [];
+    expect(citation?.kind.case).toBe('other');
+    expect(JSON.stringify(citation?.kind.value)).toContain('null');
+    const [message] = content?.inputMessages ?? [];
+    const [toolCall] = message?.parts ?? [];
+    expect(toolCall?.kind.case === 'toolCall' && toolCall.kind.value.arguments).toMatch(
+      /^\[\{"a":\[\{"a":.*null.*\}\]$/,
+    );
   });
 
   describe('spans around calls', () => {

@@ -2,15 +2,15 @@ import { Operation, ResponseFormatType, SourceFormat, StepKind } from '@understu
 import {
   decimal,
   defined,
-  integer,
   structured,
   text,
   texts,
   type Value,
   type ValueObject,
 } from '../attributes.js';
-import { finishReasonOf, lookup, messagesOf, partsOf, toolsOf } from './genai-content.js';
+import { finishReasonOf, instructionsOf, lookup, messagesOf, toolsOf } from './genai-content.js';
 import type { MapContext, MappedCall, MappedStep, SourceSpan, SpanMapper } from './mapper.js';
+import { int32, int64 } from './numbers.js';
 
 /** Operations that are calls to a model; agent, tool and workflow operations are not. */
 export const callOperations: Readonly<Record<string, Operation>> = {
@@ -50,19 +50,19 @@ const responseFormats: Readonly<Record<string, ResponseFormatType>> = {
 };
 
 function parameters(a: ValueObject): MappedCall['call']['parameters'] {
-  const seed = integer(a['gen_ai.request.seed'] ?? a['gen_ai.openai.request.seed']);
+  const seed = int64(a['gen_ai.request.seed'] ?? a['gen_ai.openai.request.seed']);
   const format = text(a['gen_ai.output.type'] ?? a['gen_ai.openai.request.response_format']);
   const formatType = lookup(responseFormats, format ?? '');
   return {
     ...defined({
       temperature: decimal(a['gen_ai.request.temperature']),
-      maxTokens: integer(a['gen_ai.request.max_tokens']),
+      maxTokens: int32(a['gen_ai.request.max_tokens']),
       topP: decimal(a['gen_ai.request.top_p']),
-      topK: integer(a['gen_ai.request.top_k']),
-      seed: seed === undefined ? undefined : BigInt(seed),
+      topK: int32(a['gen_ai.request.top_k']),
+      seed,
       frequencyPenalty: decimal(a['gen_ai.request.frequency_penalty']),
       presencePenalty: decimal(a['gen_ai.request.presence_penalty']),
-      choiceCount: integer(a['gen_ai.request.choice.count']),
+      choiceCount: int32(a['gen_ai.request.choice.count']),
       responseFormat: formatType === undefined ? undefined : { type: formatType },
     }),
     stopSequences: texts(a['gen_ai.request.stop_sequences']) ?? [],
@@ -71,11 +71,11 @@ function parameters(a: ValueObject): MappedCall['call']['parameters'] {
 
 function usage(a: ValueObject): MappedCall['call']['usage'] {
   return defined({
-    inputTokens: integer(a['gen_ai.usage.input_tokens'] ?? a['gen_ai.usage.prompt_tokens']),
-    outputTokens: integer(a['gen_ai.usage.output_tokens'] ?? a['gen_ai.usage.completion_tokens']),
-    cachedInputTokens: integer(a['gen_ai.usage.cache_read.input_tokens']),
-    cacheCreationInputTokens: integer(a['gen_ai.usage.cache_creation.input_tokens']),
-    reasoningTokens: integer(a['gen_ai.usage.reasoning.output_tokens']),
+    inputTokens: int32(a['gen_ai.usage.input_tokens'] ?? a['gen_ai.usage.prompt_tokens']),
+    outputTokens: int32(a['gen_ai.usage.output_tokens'] ?? a['gen_ai.usage.completion_tokens']),
+    cachedInputTokens: int32(a['gen_ai.usage.cache_read.input_tokens']),
+    cacheCreationInputTokens: int32(a['gen_ai.usage.cache_creation.input_tokens']),
+    reasoningTokens: int32(a['gen_ai.usage.reasoning.output_tokens']),
   });
 }
 
@@ -119,21 +119,36 @@ function content(
   a: ValueObject,
   context: MapContext,
 ): Pick<MappedCall['call'], 'contentCaptured' | 'content'> {
-  const [system, input, output, tools] = contentKeys.map((key) => structured(a[key]));
+  const [, input, output, tools] = contentKeys.map((key) => structured(a[key]));
   const present = (value: Value | undefined) => value !== undefined && value !== null;
-  if (![system, input, output, tools].some(present)) return { contentCaptured: false };
+  if (![a['gen_ai.system_instructions'], input, output, tools].some(present)) {
+    return { contentCaptured: false };
+  }
   return {
     contentCaptured: true,
     content: {
       case: 'plainContent',
       value: {
-        systemInstructions: present(system) ? partsOf(system, context) : [],
+        systemInstructions: instructionsOf(a['gen_ai.system_instructions'], context),
         inputMessages: messagesOf(input, context) ?? [],
         outputMessages: messagesOf(output, context) ?? [],
         toolDefinitions: toolsOf(tools) ?? [],
       },
     },
   };
+}
+
+/**
+ * Whether the call's messages may come in events rather than in the span: semconv ≥ 1.37 lets
+ * instrumentations send them in a `gen_ai.client.inference.operation.details` event (the OTel JS
+ * instrumentation does for Responses API calls), and OpenLLMetry's Python instrumentations send
+ * ≤ 1.36 message events when asked to. A span without messages waits for them; when content
+ * capture was off, none come and it waits the join timeout in vain, which costs latency, not
+ * calls. Embeddings have no messages.
+ */
+export function awaitsEvents(a: ValueObject, operation: Operation | undefined): boolean {
+  const messages = ['gen_ai.input.messages', 'gen_ai.output.messages'];
+  return operation !== Operation.EMBEDDINGS && messages.every((key) => a[key] === undefined);
 }
 
 /**
@@ -155,6 +170,7 @@ export const genAiAttributes: SpanMapper = {
       call: { ...semconvCall(a, operation ?? Operation.UNSPECIFIED), ...content(a, context) },
       context: semconvContext(a),
       ...streamingOf(source),
+      ...(awaitsEvents(a, operation) && { awaitsEvents: true }),
     };
   },
 

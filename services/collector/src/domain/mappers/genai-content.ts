@@ -1,4 +1,4 @@
-import type { JsonObject, MessageInitShape } from '@bufbuild/protobuf';
+import type { JsonObject, JsonValue, MessageInitShape } from '@bufbuild/protobuf';
 import {
   FinishReason,
   Modality,
@@ -9,7 +9,7 @@ import {
   type ResponseFormatSchema,
   type ToolDefinitionSchema,
 } from '@understudy/contracts';
-import { isObject, text, toJsonText, type Value, type ValueObject } from '../attributes.js';
+import { isObject, structured, text, type Value, type ValueObject } from '../attributes.js';
 import type { MapContext } from './mapper.js';
 
 type PartInit = MessageInitShape<typeof MessagePartSchema>;
@@ -56,15 +56,37 @@ export function finishReasonOf(reason: string | undefined): FinishReason {
   return lookup(finishReasons, reason.toLowerCase().replaceAll('-', '_')) ?? FinishReason.OTHER;
 }
 
-/** Plain data as a google.protobuf.Struct (bytes as base64). */
+/**
+ * How deep structured data is kept. protobuf decodes a google.protobuf.Struct at most 100
+ * messages deep, two per JSON level (a Value and its Struct or ListValue), and the call's own
+ * messages around it take some; JSON text is built recursively. No real tool schema, content
+ * block or argument is nested anywhere near as deep: deeper levels are garbage, left out (null)
+ * rather than failing the call.
+ */
+const structDepth = 32;
+const textDepth = 512;
+
+/** Plain data as JSON, bytes as base64, numbers JSON has no form for as null. */
+function jsonOf(value: Value, depth: number): JsonValue {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth === 0) return null;
+  if (Array.isArray(value)) return value.map((item) => jsonOf(item, depth - 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, jsonOf(item, depth - 1)]),
+  );
+}
+
+/** Plain data as a google.protobuf.Struct. */
 export function struct(value: ValueObject): JsonObject {
-  return JSON.parse(toJsonText(value)) as JsonObject;
+  return jsonOf(value, structDepth) as JsonObject;
 }
 
 /** Tool arguments and results are kept as text: JSON text for structured values. */
 export function asText(value: Value | undefined): string {
   if (value === undefined || value === null) return '';
-  return typeof value === 'string' ? value : toJsonText(value);
+  return typeof value === 'string' ? value : JSON.stringify(jsonOf(value, textDepth));
 }
 
 /** What a media type says about the content: anything but images, audio and video is a document. */
@@ -152,26 +174,65 @@ function mediaOf(type: string, part: ValueObject, context: MapContext): PartInit
   return { kind: { case: 'media', value: { modality, mimeType, ...(location && { location }) } } };
 }
 
+/**
+ * Reasoning text. The Responses API gives a reasoning item as a list of summary (and content)
+ * blocks `{type: summary_text | reasoning_text, text}`; OpenLLMetry's Python instrumentation
+ * writes that list as the part's JSON text: its texts are the reasoning.
+ */
+function reasoningText(content: Value | undefined): string {
+  const blocks =
+    typeof content === 'string' && content.startsWith('[') ? structured(content) : content;
+  if (Array.isArray(blocks) && blocks.length > 0 && blocks.every(isObject)) {
+    return blocks.map((block) => text(block['text']) ?? '').join('\n');
+  }
+  return asText(content);
+}
+
+/**
+ * The id of a tool call, or of the call a result answers. Responses API items have two: the
+ * item's own `id` and the `call_id` that the function_call_output repeats; the latter is the one
+ * a result is matched by, so instrumentations that copy both have it win.
+ */
+const callIdOf = (part: ValueObject) => text(part['call_id']) ?? text(part['id']) ?? '';
+
+/**
+ * The keys that hold what each part type says, semconv's first. The OTel JS instrumentation
+ * writes the Responses API's reasoning as `text` and a refusal as `refusal`.
+ */
+const contentKeys: Readonly<Record<string, readonly string[]>> = {
+  text: ['content'],
+  reasoning: ['content', 'text'],
+  refusal: ['content', 'refusal'],
+  tool_call: ['arguments'],
+  tool_call_response: ['response', 'result'],
+};
+
+/** What a part says, under the first of its type's content keys that holds anything. */
+function said(part: ValueObject, type: string): Value | undefined {
+  const keys = lookup(contentKeys, type) ?? [];
+  return keys.map((key) => part[key]).find((value) => value !== undefined && value !== null);
+}
+
 export function partOf(part: Value, context: MapContext): PartInit {
   if (typeof part === 'string') return { kind: { case: 'text', value: { text: part } } };
   if (!isObject(part)) return { kind: { case: 'other', value: { type: 'unknown' } } };
   const type = text(part['type']) ?? '';
-  const content = text(part['content']) ?? '';
+  const content = said(part, type);
   switch (type) {
     case 'text':
-      return { kind: { case: 'text', value: { text: content } } };
+      return { kind: { case: 'text', value: { text: text(content) ?? '' } } };
     case 'reasoning':
-      return { kind: { case: 'reasoning', value: { text: content } } };
+      return { kind: { case: 'reasoning', value: { text: reasoningText(content) } } };
     case 'refusal':
-      return { kind: { case: 'refusal', value: { text: content } } };
+      return { kind: { case: 'refusal', value: { text: text(content) ?? '' } } };
     case 'tool_call':
       return {
         kind: {
           case: 'toolCall',
           value: {
-            id: text(part['id']) ?? '',
+            id: callIdOf(part),
             name: text(part['name']) ?? '',
-            arguments: asText(part['arguments']),
+            arguments: asText(content),
           },
         },
       };
@@ -179,10 +240,7 @@ export function partOf(part: Value, context: MapContext): PartInit {
       return {
         kind: {
           case: 'toolCallResponse',
-          value: {
-            id: text(part['id']) ?? '',
-            response: asText(part['response'] ?? part['result']),
-          },
+          value: { id: callIdOf(part), response: asText(content) },
         },
       };
     case 'blob':
@@ -196,21 +254,53 @@ export function partOf(part: Value, context: MapContext): PartInit {
   }
 }
 
+/**
+ * Whether a part is only the shape of content: with content capture off, some instrumentations
+ * (the OTel JS one on Responses API calls) keep each part's type and ids but leave its content
+ * out. Such a part says nothing; a message of them records no content, as an event without a
+ * body does.
+ */
+function contentless(part: Value): boolean {
+  if (!isObject(part)) return false;
+  const type = text(part['type']) ?? '';
+  return lookup(contentKeys, type) !== undefined && said(part, type) === undefined;
+}
+
 export function partsOf(parts: Value | undefined, context: MapContext): PartInit[] {
   if (typeof parts === 'string') return [partOf(parts, context)];
-  return Array.isArray(parts) ? parts.map((part) => partOf(part, context)) : [];
+  if (!Array.isArray(parts)) return [];
+  return parts.filter((part) => !contentless(part)).map((part) => partOf(part, context));
+}
+
+/**
+ * `gen_ai.system_instructions`: parts, as JSON text or structured, or bare text, as the OTel JS
+ * instrumentation writes the Responses API's `instructions`.
+ */
+export function instructionsOf(value: Value | undefined, context: MapContext): PartInit[] {
+  if (value === undefined || value === null) return [];
+  return partsOf(structured(value) ?? value, context);
 }
 
 export function roleOf(role: string | undefined): Role {
   return lookup(roles, role?.toLowerCase() ?? '') ?? Role.UNSPECIFIED;
 }
 
+/**
+ * A message answering tool calls is the tool's, whatever the source called it: the OTel JS
+ * instrumentation gives the Responses API's `function_call_output` items the user's role.
+ */
+function answeringRole(role: Role, parts: readonly PartInit[]): Role {
+  const answers = parts.length > 0 && parts.every((part) => part.kind?.case === 'toolCallResponse');
+  return role === Role.USER && answers ? Role.TOOL : role;
+}
+
 export function messageOf(message: Value, context: MapContext): MessageInit {
   if (!isObject(message)) return { parts: partsOf(message, context) };
+  const parts = partsOf(message['parts'] ?? message['content'], context);
   return {
-    role: roleOf(text(message['role'])),
+    role: answeringRole(roleOf(text(message['role'])), parts),
     name: text(message['name']) ?? '',
-    parts: partsOf(message['parts'] ?? message['content'], context),
+    parts,
     finishReason: finishReasonOf(text(message['finish_reason'])),
   };
 }
@@ -309,10 +399,21 @@ function sourcedMedia(source: ValueObject, modality: Modality, context: MapConte
   return { kind: { case: 'media', value: { modality, mimeType, ...(location && { location }) } } };
 }
 
+/** An OpenAI file: uploaded (`file_id`), inline (`file_data`) or at a URL (`file_url`). */
+function fileMedia(file: ValueObject, block: ValueObject, context: MapContext): PartInit {
+  const fileId = text(file['file_id']);
+  const data = text(file['file_data']) ?? text(file['file_url']);
+  if (fileId !== undefined) {
+    const location = { case: 'fileId' as const, value: fileId };
+    return { kind: { case: 'media', value: { modality: Modality.DOCUMENT, location } } };
+  }
+  return data === undefined ? partOf(block, context) : mediaAt(data, '', context);
+}
+
 /**
  * One content block of a provider's request or response: OpenAI's (`text`, `image_url`,
  * `input_audio`, `file`, `refusal`, the Responses API's `input_text`/`output_text`/
- * `input_image`) or Anthropic's (`text`, `image`, `document`, `tool_use`, `tool_result`,
+ * `input_image`/`input_file`) or Anthropic's (`text`, `image`, `document`, `tool_use`, `tool_result`,
  * `thinking`). Anything else is read as a semconv part.
  */
 export function nativePartOf(block: Value, context: MapContext): PartInit {
@@ -341,14 +442,11 @@ export function nativePartOf(block: Value, context: MapContext): PartInit {
     case 'file': {
       // OpenAI's `{file: {file_id | file_data}}`; semconv's flat `file` part otherwise.
       const file = nested('file');
-      const fileId = text(file['file_id']);
-      const data = text(file['file_data']);
-      if (fileId !== undefined) {
-        const location = { case: 'fileId' as const, value: fileId };
-        return { kind: { case: 'media', value: { modality: Modality.DOCUMENT, location } } };
-      }
-      return data === undefined ? partOf(block, context) : mediaAt(data, '', context);
+      return 'file' in block ? fileMedia(file, block, context) : partOf(block, context);
     }
+    case 'input_file':
+      // The Responses API's flat `{file_id | file_data | file_url}`.
+      return fileMedia(block, block, context);
     case 'image':
       return sourcedMedia(nested('source'), Modality.IMAGE, context);
     case 'document':

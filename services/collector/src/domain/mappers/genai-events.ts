@@ -9,7 +9,6 @@ import {
 } from '@understudy/contracts';
 import {
   attributesOf,
-  integer,
   isObject,
   structured,
   text,
@@ -23,14 +22,9 @@ import {
   semconvContext,
   streamingOf,
 } from './genai-attributes.js';
-import {
-  asText,
-  finishReasonOf,
-  lookup,
-  nativePartOf,
-  roleOf,
-} from './genai-content.js';
+import { asText, finishReasonOf, lookup, nativePartOf, roleOf } from './genai-content.js';
 import type { MapContext, MappedCall, SourceSpan, SpanMapper } from './mapper.js';
+import { int32 } from './numbers.js';
 
 type PartInit = MessageInitShape<typeof MessagePartSchema>;
 type MessageInit = MessageInitShape<typeof ChatMessageSchema>;
@@ -68,8 +62,11 @@ function bodyOf(body: Value | undefined): ValueObject {
 
 const textPart = (value: string): PartInit => ({ kind: { case: 'text', value: { text: value } } });
 
+/** An empty map: how OpenLLMetry's Python events write a message content of `None`. */
+const emptyMap = (content: Value) => isObject(content) && Object.keys(content).length === 0;
+
 function contentParts(content: Value | undefined, context: MapContext): PartInit[] {
-  if (content === undefined || content === null) return [];
+  if (content === undefined || content === null || emptyMap(content)) return [];
   if (typeof content === 'string') return [textPart(content)];
   return (Array.isArray(content) ? content : [content]).map((part) => nativePartOf(part, context));
 }
@@ -123,11 +120,18 @@ function messageOf(body: ValueObject, role: Role, context: MapContext): MessageI
   return { role: messageRole, name: text(body['name']) ?? '', parts };
 }
 
-/** `{index, finish_reason, message}`, or a 1.26 completion message with its own finish reason. */
+/**
+ * `{index, finish_reason, message}`, or a 1.26 completion message with its own finish reason.
+ * OpenLLMetry's Python events put the choice's `tool_calls` beside its message, not in it.
+ */
 function choiceOf(body: ValueObject, message: ValueObject, index: number, context: MapContext) {
   const finishReason = finishReasonOf(text(body['finish_reason']));
-  const choiceIndex = Math.max(integer(body['index']) ?? index, 0);
-  const output = { ...messageOf(message, Role.ASSISTANT, context), finishReason };
+  const choiceIndex = Math.max(int32(body['index']) ?? index, 0);
+  const toolCalls = message['tool_calls'] ?? body['tool_calls'] ?? null;
+  const output = {
+    ...messageOf({ ...message, tool_calls: toolCalls }, Role.ASSISTANT, context),
+    finishReason,
+  };
   return { output: true, choiceIndex, message: output } as const;
 }
 

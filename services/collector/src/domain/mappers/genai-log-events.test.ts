@@ -11,7 +11,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { anyValue, keyValues, type Plain } from '../../testing/otlp-requests.js';
 import { attributesOf, text } from '../attributes.js';
-import { genAiLogEvents } from './genai-log-events.js';
+import { genAiLogEvents, genAiOperationDetails } from './genai-log-events.js';
 import type { MapContext, SourceLogRecord } from './mapper.js';
 
 const time = 1_795_541_815_972_000_123n;
@@ -22,11 +22,18 @@ interface RecordInit {
   /** `LogRecord.event_name`, as the Python SDK sets it. */
   readonly eventName?: string;
   readonly body?: Plain;
+  readonly attributes?: Record<string, Plain>;
   readonly timeUnixNano?: bigint;
 }
 
 /** A log record as the collector reads it: event name from the field, else the attribute. */
-function record({ attributeName, eventName = '', body, timeUnixNano = time }: RecordInit) {
+function record({
+  attributeName,
+  eventName = '',
+  body,
+  attributes: extra = {},
+  timeUnixNano = time,
+}: RecordInit) {
   const otlp = create(otlpLogs.LogRecordSchema, {
     timeUnixNano,
     observedTimeUnixNano: time + 1_000n,
@@ -34,6 +41,7 @@ function record({ attributeName, eventName = '', body, timeUnixNano = time }: Re
     attributes: keyValues({
       'gen_ai.system': 'openai',
       ...(attributeName !== undefined && { 'event.name': attributeName }),
+      ...extra,
     }),
     ...(body !== undefined && { body: anyValue(body) }),
   });
@@ -287,6 +295,60 @@ describe('OTel GenAI semconv ≤ 1.36 log events', () => {
     });
   });
 
+  describe('as the OpenLLMetry Python instrumentation sends them (use_attributes=False)', () => {
+    const toolCall = {
+      id: 'call_weather_oslo',
+      function: { arguments: '{"city":"Oslo"}', name: 'get_weather' },
+      type: 'function',
+    };
+    const toolCallPart = {
+      kind: {
+        case: 'toolCall',
+        value: { id: 'call_weather_oslo', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+      },
+    };
+
+    it('takes the tool calls a choice holds beside its message; an empty map is no content', () => {
+      expect(
+        plain(
+          mapped({
+            eventName: 'gen_ai.choice',
+            body: {
+              index: 0,
+              message: { content: {} },
+              finish_reason: 'tool_calls',
+              tool_calls: [toolCall],
+            },
+          }),
+        ).outputMessages,
+      ).toMatchObject([
+        { role: Role.ASSISTANT, finishReason: FinishReason.TOOL_CALLS, parts: [toolCallPart] },
+      ]);
+      expect(
+        plain(
+          mapped({
+            eventName: 'gen_ai.assistant.message',
+            body: { content: {}, tool_calls: [toolCall] },
+          }),
+        ).inputMessages,
+      ).toMatchObject([{ role: Role.ASSISTANT, parts: [toolCallPart] }]);
+    });
+
+    it('maps bodies without content (capture off) to messages without parts', () => {
+      expect(plain(mapped({ eventName: 'gen_ai.user.message', body: {} })).inputMessages).toEqual([
+        expect.objectContaining({ role: Role.USER, parts: [] }),
+      ]);
+      expect(
+        plain(
+          mapped({
+            eventName: 'gen_ai.choice',
+            body: { index: 0, message: {}, finish_reason: 'stop' },
+          }),
+        ).outputMessages,
+      ).toEqual([expect.objectContaining({ finishReason: FinishReason.STOP, parts: [] })]);
+    });
+  });
+
   it('reads bodies sent as JSON text', () => {
     expect(
       plain(
@@ -314,5 +376,78 @@ describe('OTel GenAI semconv ≤ 1.36 log events', () => {
     ]) {
       expect(genAiLogEvents.recognises(record(init))).toBe(false);
     }
+  });
+});
+
+describe('OTel GenAI semconv ≥ 1.37 operation-details events', () => {
+  const details = (attributes: Record<string, Plain>) => {
+    const source = record({ eventName: 'gen_ai.client.inference.operation.details', attributes });
+    expect(genAiOperationDetails.recognises(source)).toBe(true);
+    expect(genAiLogEvents.recognises(source)).toBe(false);
+    return create(
+      ContentEventFragmentSchema,
+      genAiOperationDetails.map(source, blobStore().context),
+    );
+  };
+
+  it('maps the input of a Responses API call as the OTel JS instrumentation sends it', () => {
+    const event = details({
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.input.messages': [
+        { role: 'system', parts: [{ type: 'text', content: 'Be brief.' }] },
+        {
+          role: 'user',
+          parts: [{ type: 'tool_call_response', response: '12 °C', call_id: 'call_1' }],
+        },
+      ],
+    });
+    expect(event).toMatchObject({ time: { seconds: 1_795_541_815n }, choiceIndex: 0 });
+    expect(plain(event)).toMatchObject({
+      systemInstructions: [],
+      inputMessages: [
+        { role: Role.SYSTEM, parts: [text_('Be brief.')] },
+        {
+          role: Role.TOOL,
+          parts: [
+            { kind: { case: 'toolCallResponse', value: { id: 'call_1', response: '12 °C' } } },
+          ],
+        },
+      ],
+      outputMessages: [],
+    });
+  });
+
+  it('maps the output, and instructions and messages given as JSON text in one event', () => {
+    const event = details({
+      'gen_ai.system_instructions': JSON.stringify([{ type: 'text', content: 'Be brief.' }]),
+      'gen_ai.input.messages': JSON.stringify([
+        { role: 'user', parts: [{ type: 'text', content: 'Capital of Norway?' }] },
+      ]),
+      'gen_ai.output.messages': JSON.stringify([
+        {
+          role: 'assistant',
+          parts: [
+            { type: 'reasoning', text: 'Easy.' },
+            { type: 'text', content: 'Oslo.' },
+          ],
+          finish_reason: 'stop',
+        },
+      ]),
+    });
+    expect(plain(event)).toMatchObject({
+      systemInstructions: [text_('Be brief.')],
+      inputMessages: [{ role: Role.USER, parts: [text_('Capital of Norway?')] }],
+      outputMessages: [
+        {
+          role: Role.ASSISTANT,
+          finishReason: FinishReason.STOP,
+          parts: [{ kind: { case: 'reasoning', value: { text: 'Easy.' } } }, text_('Oslo.')],
+        },
+      ],
+    });
+  });
+
+  it('leaves the ≤ 1.36 events to their mapper', () => {
+    expect(genAiOperationDetails.recognises(record({ eventName: 'gen_ai.choice' }))).toBe(false);
   });
 });

@@ -1,12 +1,13 @@
 import { genAiAttributes } from './genai-attributes.js';
 import { genAiEvents } from './genai-events.js';
-import { genAiLogEvents } from './genai-log-events.js';
+import { genAiLogEvents, genAiOperationDetails } from './genai-log-events.js';
 import type { LogMapper, SpanMapper } from './mapper.js';
 import { openInference } from './openinference.js';
 import { openLlmetryFlattened } from './openllmetry-flattened.js';
 import { openLlmetryJson } from './openllmetry-json.js';
 import { vercelAi } from './vercel-ai.js';
 
+export { statusOf } from './status.js';
 export type {
   LogMapper,
   MapContext,
@@ -41,4 +42,4 @@ export const spanMappers: readonly SpanMapper[] = [
 ];
 
 /** Log-record formats in precedence order. */
-export const logMappers: readonly LogMapper[] = [genAiLogEvents];
+export const logMappers: readonly LogMapper[] = [genAiLogEvents, genAiOperationDetails];

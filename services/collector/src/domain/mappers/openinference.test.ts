@@ -349,6 +349,62 @@ describe('OpenInference', () => {
     });
   });
 
+  it('makes the output items of a Responses API call one choice, ended as its status says', () => {
+    const out = (index: number) => message(index, 'output');
+    const response = {
+      id: 'resp_1',
+      object: 'response',
+      status: 'completed',
+      output: [
+        {
+          id: 'rs_1',
+          type: 'reasoning',
+          summary: [{ type: 'summary_text', text: 'Use the tool.' }],
+        },
+        { id: 'fc_1', type: 'function_call', call_id: 'call_1', name: 'get_weather' },
+      ],
+    };
+    const attributes = {
+      'openinference.span.kind': 'LLM',
+      [`${message(0)}.role`]: 'user',
+      [`${message(0)}.content`]: 'Weather in Oslo?',
+      [`${out(0)}.role`]: 'assistant',
+      [`${out(0)}.contents.0.message_content.type`]: 'reasoning',
+      [`${out(0)}.contents.0.message_content.text`]: 'Use the tool.',
+      [`${out(1)}.role`]: 'assistant',
+      [`${out(1)}.tool_calls.0.tool_call.id`]: 'call_1',
+      [`${out(1)}.tool_calls.0.tool_call.function.name`]: 'get_weather',
+      [`${out(1)}.tool_calls.0.tool_call.function.arguments`]: '{"city":"Oslo"}',
+      'output.value': JSON.stringify(response),
+      'output.mime_type': 'application/json',
+    };
+    const call = mapped(attributes, { name: 'OpenAI Responses' });
+    expect(call).toMatchObject({
+      responseId: 'resp_1',
+      finishReasons: [FinishReason.TOOL_CALLS],
+      content: {
+        value: {
+          inputMessages: [{ role: Role.USER, parts: [textPart('Weather in Oslo?')] }],
+          outputMessages: [
+            {
+              role: Role.ASSISTANT,
+              finishReason: FinishReason.TOOL_CALLS,
+              parts: [
+                { kind: { case: 'reasoning', value: { text: 'Use the tool.' } } },
+                toolCallPart('call_1', 'get_weather', '{"city":"Oslo"}'),
+              ],
+            },
+          ],
+        },
+      },
+    });
+    // A chat completion's output messages stay one per choice.
+    const completion = { ...response, object: 'chat.completion' };
+    const chat = mapped({ ...attributes, 'output.value': JSON.stringify(completion) });
+    expect(chat.finishReasons).toEqual([]);
+    expect(chat.content.value).toMatchObject({ outputMessages: [{}, {}] });
+  });
+
   it('maps the deprecated function call and function role', () => {
     const call = mapped({
       'openinference.span.kind': 'LLM',

@@ -1,5 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import {
+  FinishReason,
   Modality,
   Operation,
   Role,
@@ -11,12 +12,10 @@ import {
 import {
   decimal,
   defined,
-  integer,
   isObject,
   structured,
   text,
   texts,
-  toJsonText,
   type ValueObject,
 } from '../attributes.js';
 import { hasIndexed, indexed } from './flattened.js';
@@ -31,6 +30,8 @@ import {
   toolOf,
 } from './genai-content.js';
 import type { MapContext, MappedCall, MappedStep, SourceSpan, SpanMapper } from './mapper.js';
+import { int32, int64 } from './numbers.js';
+import { isResponse, oneChoice, responsesFinishReason } from './openai-responses.js';
 import { providerName } from './providers.js';
 
 type PartInit = MessageInitShape<typeof MessagePartSchema>;
@@ -95,19 +96,19 @@ function invocationOf(a: ValueObject): ValueObject {
 }
 
 function parameters(p: ValueObject): MappedCall['call']['parameters'] {
-  const seed = integer(p['seed']);
+  const seed = int64(p['seed']);
   const textOptions = isObject(p['text']) ? p['text'] : {};
   const other = Object.fromEntries(Object.entries(p).filter(([key]) => !notOther.has(key)));
   return {
     ...defined({
       temperature: decimal(p['temperature']),
-      maxTokens: integer(p['max_tokens'] ?? p['max_completion_tokens'] ?? p['max_output_tokens']),
+      maxTokens: int32(p['max_tokens'] ?? p['max_completion_tokens'] ?? p['max_output_tokens']),
       topP: decimal(p['top_p']),
-      topK: integer(p['top_k']),
-      seed: seed === undefined ? undefined : BigInt(seed),
+      topK: int32(p['top_k']),
+      seed,
       frequencyPenalty: decimal(p['frequency_penalty']),
       presencePenalty: decimal(p['presence_penalty']),
-      choiceCount: integer(p['n']),
+      choiceCount: int32(p['n']),
       responseFormat: responseFormatOf(p['response_format'] ?? textOptions['format']),
     }),
     stopSequences: texts(p['stop'] ?? p['stop_sequences']) ?? [],
@@ -118,11 +119,11 @@ function parameters(p: ValueObject): MappedCall['call']['parameters'] {
 
 function usage(a: ValueObject): MappedCall['call']['usage'] {
   return defined({
-    inputTokens: integer(a['llm.token_count.prompt']),
-    outputTokens: integer(a['llm.token_count.completion']),
-    cachedInputTokens: integer(a['llm.token_count.prompt_details.cache_read']),
-    cacheCreationInputTokens: integer(a['llm.token_count.prompt_details.cache_write']),
-    reasoningTokens: integer(a['llm.token_count.completion_details.reasoning']),
+    inputTokens: int32(a['llm.token_count.prompt']),
+    outputTokens: int32(a['llm.token_count.completion']),
+    cachedInputTokens: int32(a['llm.token_count.prompt_details.cache_read']),
+    cacheCreationInputTokens: int32(a['llm.token_count.prompt_details.cache_write']),
+    reasoningTokens: int32(a['llm.token_count.completion_details.reasoning']),
   });
 }
 
@@ -153,11 +154,11 @@ function models(
   return { requestModel: requested, responseModel };
 }
 
-/** The provider's response id, from `output.value` when that is the provider's JSON response. */
-function responseId(a: ValueObject): string {
-  if (text(a['output.mime_type']) !== 'application/json') return '';
+/** `output.value` when it is the provider's JSON response. */
+function jsonOutput(a: ValueObject): ValueObject | undefined {
+  if (text(a['output.mime_type']) !== 'application/json') return undefined;
   const body = structured(a['output.value']);
-  return isObject(body) ? (text(body['id']) ?? '') : '';
+  return isObject(body) ? body : undefined;
 }
 
 /** Media at a URL, or a media part that only says what it was when the URL was hidden. */
@@ -339,10 +340,28 @@ function hidden(a: ValueObject): boolean {
   );
 }
 
+/**
+ * Why each choice ended: `llm.finish_reason`, the reason of the first choice. A Responses API
+ * call has none; its response's status says it.
+ */
+function finishReasonsOf(a: ValueObject, response: ValueObject | undefined): FinishReason[] {
+  if (response !== undefined) {
+    const reason = responsesFinishReason(response);
+    return reason === FinishReason.UNSPECIFIED ? [] : [reason];
+  }
+  return (texts(a['llm.finish_reason']) ?? []).map(finishReasonOf);
+}
+
+/**
+ * The content. A Responses API response is one choice, but the instrumentations write each of
+ * its output items (reasoning, a function call, a message) as an output message of its own:
+ * they become the one message of that choice.
+ */
 function content(
   a: ValueObject,
   context: MapContext,
-  finishReasons: readonly string[],
+  response: ValueObject | undefined,
+  finishReasons: readonly FinishReason[],
 ): Pick<MappedCall['call'], 'contentCaptured' | 'content'> {
   const input = inputOf(a, context);
   const output = outputOf(a, context);
@@ -350,11 +369,13 @@ function content(
   if (hidden(a) || input.length + output.length + tools.length === 0) {
     return { contentCaptured: false };
   }
-  // `llm.finish_reason` is the reason of the first choice, the one output message recorded.
-  const outputMessages = output.map((message, index) => ({
-    ...message,
-    finishReason: finishReasonOf(finishReasons[index]),
-  }));
+  const outputMessages =
+    response === undefined
+      ? output.map((message, index) => ({
+          ...message,
+          finishReason: finishReasons[index] ?? FinishReason.UNSPECIFIED,
+        }))
+      : oneChoice(output, finishReasons[0] ?? FinishReason.UNSPECIFIED);
   return {
     contentCaptured: true,
     content: {
@@ -387,7 +408,7 @@ function contextAttributes(a: ValueObject): Record<string, string> {
   return Object.fromEntries(
     Object.entries(fields)
       .filter(([, value]) => value !== null)
-      .map(([key, value]) => [key, typeof value === 'string' ? value : toJsonText(value)]),
+      .map(([key, value]) => [key, asText(value)]),
   );
 }
 
@@ -415,17 +436,19 @@ export const openInference: SpanMapper = {
   map(source: SourceSpan, context: MapContext): MappedCall {
     const a = source.attributes;
     const invocation = invocationOf(a);
-    const finishReasons = texts(a['llm.finish_reason']) ?? [];
+    const output = jsonOutput(a);
+    const response = isResponse(output) ? output : undefined;
+    const finishReasons = finishReasonsOf(a, response);
     return {
       call: {
         operation: operationOf(a),
         provider: provider(a),
         ...models(a, invocation),
-        responseId: responseId(a),
+        responseId: text(output?.['id']) ?? '',
         parameters: parameters(invocation),
-        finishReasons: finishReasons.map(finishReasonOf),
+        finishReasons,
         usage: usage(a),
-        ...content(a, context, finishReasons),
+        ...content(a, context, response, finishReasons),
       },
       context: {
         agentName: text(a['agent.name']) ?? '',

@@ -11,7 +11,6 @@ import {
 import {
   decimal,
   defined,
-  integer,
   isObject,
   structured,
   text,
@@ -23,6 +22,7 @@ import { hasIndexed, indexed } from './flattened.js';
 import { callOperations } from './genai-attributes.js';
 import { asText, finishReasonOf, lookup, nativePartOf, roleOf, struct } from './genai-content.js';
 import type { MapContext, MappedCall, SourceSpan, SpanMapper } from './mapper.js';
+import { int32, int64 } from './numbers.js';
 import { providerName } from './providers.js';
 import {
   traceloopContext,
@@ -193,14 +193,14 @@ function content(
 }
 
 function parameters(a: ValueObject): MappedCall['call']['parameters'] {
-  const seed = integer(a['gen_ai.request.seed']);
+  const seed = int64(a['gen_ai.request.seed']);
   return {
     ...defined({
       temperature: decimal(a['gen_ai.request.temperature']),
-      maxTokens: integer(a['gen_ai.request.max_tokens']),
+      maxTokens: int32(a['gen_ai.request.max_tokens']),
       topP: decimal(a['gen_ai.request.top_p']),
-      topK: integer(a['llm.top_k'] ?? a['gen_ai.request.top_k']),
-      seed: seed === undefined ? undefined : BigInt(seed),
+      topK: int32(a['llm.top_k'] ?? a['gen_ai.request.top_k']),
+      seed,
       frequencyPenalty: decimal(
         a['llm.frequency_penalty'] ?? a['gen_ai.request.frequency_penalty'],
       ),

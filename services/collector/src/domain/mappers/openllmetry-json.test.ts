@@ -170,6 +170,103 @@ describe('OpenLLMetry, JSON messages', () => {
     });
   });
 
+  it('reads the JSON of a Responses API input the JS instrumentation writes as the user text', () => {
+    const input = [
+      { role: 'user', content: 'Weather in Oslo?' },
+      {
+        id: 'fc_1',
+        type: 'function_call',
+        call_id: 'call_1',
+        name: 'get_weather',
+        arguments: '{}',
+      },
+      { type: 'function_call_output', call_id: 'call_1', output: '12 °C' },
+    ];
+    const attributes = {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.input.messages': JSON.stringify([
+        { role: 'user', parts: [{ type: 'text', content: JSON.stringify(input) }] },
+      ]),
+      'gen_ai.output.messages': JSON.stringify([
+        { role: 'assistant', finish_reason: 'stop', parts: [{ type: 'text', content: '12 °C.' }] },
+      ]),
+    };
+    const map = (scopeName: string) =>
+      built(openLlmetryJson.map(source(attributes, { scopeName }), noBlobs)).content.value;
+    expect(map('@traceloop/instrumentation-openai')).toMatchObject({
+      inputMessages: [
+        { role: Role.USER, parts: [textPart('Weather in Oslo?')] },
+        {
+          role: Role.ASSISTANT,
+          parts: [{ kind: { case: 'toolCall', value: { id: 'call_1', name: 'get_weather' } } }],
+        },
+        {
+          role: Role.TOOL,
+          parts: [
+            { kind: { case: 'toolCallResponse', value: { id: 'call_1', response: '12 °C' } } },
+          ],
+        },
+      ],
+      outputMessages: [{ parts: [textPart('12 °C.')] }],
+    });
+    // The Python instrumentation translates the items itself: a user's text stays text.
+    expect(map('opentelemetry.instrumentation.openai.v1')).toMatchObject({
+      inputMessages: [{ role: Role.USER, parts: [textPart(JSON.stringify(input))] }],
+    });
+  });
+
+  it('reads reasoning the Python instrumentation writes as the JSON of its summary blocks', () => {
+    const call = built(
+      openLlmetryJson.map(
+        source(
+          {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.provider.name': 'openai',
+            'gen_ai.output.messages': JSON.stringify([
+              {
+                role: 'assistant',
+                parts: [
+                  {
+                    type: 'reasoning',
+                    content: JSON.stringify([
+                      { text: 'Find the city.', type: 'summary_text' },
+                      { text: 'Call the tool.', type: 'summary_text' },
+                    ]),
+                  },
+                ],
+                finish_reason: 'tool_call',
+              },
+            ]),
+          },
+          { scopeName: 'opentelemetry.instrumentation.openai.v1' },
+        ),
+        noBlobs,
+      ),
+    );
+    expect(call.content.value).toMatchObject({
+      outputMessages: [
+        {
+          parts: [
+            { kind: { case: 'reasoning', value: { text: 'Find the city.\nCall the tool.' } } },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('waits for the message events of a span without messages (use_attributes=False)', () => {
+    const attributes = {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.is_streaming': false,
+    };
+    const scope = { scopeName: 'opentelemetry.instrumentation.openai.v1' };
+    expect(openLlmetryJson.map(source(attributes, scope), noBlobs).awaitsEvents).toBe(true);
+    const withMessages = { ...attributes, 'gen_ai.input.messages': '[]' };
+    expect(openLlmetryJson.map(source(withMessages, scope), noBlobs).awaitsEvents).toBeUndefined();
+  });
+
   it('recognises semconv calls that carry an OpenLLMetry mark, and leaves the rest to semconv', () => {
     const recognises = (attributes: Record<string, Plain>, scopeName?: string) =>
       openLlmetryJson.recognises(source(attributes, scopeName === undefined ? {} : { scopeName }));

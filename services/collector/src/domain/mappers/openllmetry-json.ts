@@ -1,8 +1,15 @@
-import { create } from '@bufbuild/protobuf';
-import { RequestParametersSchema, ResponseFormatSchema, SourceFormat } from '@understudy/contracts';
-import type { ValueObject } from '../attributes.js';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import {
+  CallContentSchema,
+  ChatMessageSchema,
+  RequestParametersSchema,
+  ResponseFormatSchema,
+  SourceFormat,
+} from '@understudy/contracts';
+import { isObject, structured, text, type ValueObject } from '../attributes.js';
 import { genAiAttributes } from './genai-attributes.js';
 import type { MapContext, MappedCall, SourceSpan, SpanMapper } from './mapper.js';
+import { isResponsesItem, responsesInputMessages } from './openai-responses.js';
 import { providerName } from './providers.js';
 import {
   traceloopContext,
@@ -10,6 +17,8 @@ import {
   traceloopStreaming,
   traceloopUsage,
 } from './traceloop.js';
+
+type MessageInit = MessageInitShape<typeof ChatMessageSchema>;
 
 /**
  * Instrumentation scopes only OpenLLMetry uses: its JS packages, and its Python OpenAI package
@@ -51,6 +60,40 @@ function parametersOf(a: ValueObject, semconv: MappedCall['call']['parameters'])
 }
 
 /**
+ * OpenLLMetry's JS instrumentation records a Responses API call's `input` as one user message
+ * whose text is the input's JSON when the input is a list of items (messages, earlier output
+ * items, tool outputs): those items are the call's messages.
+ */
+function responsesInput(
+  { scopeName, attributes: a }: SourceSpan,
+  context: MapContext,
+): MessageInit[] | undefined {
+  if (!scopeName.startsWith('@traceloop/')) return undefined;
+  const messages = structured(a['gen_ai.input.messages']);
+  const [message] = Array.isArray(messages) && messages.length === 1 ? messages : [];
+  if (!isObject(message) || message['role'] !== 'user') return undefined;
+  const parts = message['parts'];
+  const [part] = Array.isArray(parts) && parts.length === 1 ? parts : [];
+  const raw = isObject(part) && part['type'] === 'text' ? text(part['content']) : undefined;
+  const items = raw?.startsWith('[') === true ? structured(raw) : undefined;
+  if (!Array.isArray(items) || items.length === 0 || !items.every(isResponsesItem)) {
+    return undefined;
+  }
+  return responsesInputMessages(items, context);
+}
+
+/** The semconv content, with the input messages the span really holds where they differ. */
+function withInput(
+  content: MappedCall['call']['content'],
+  inputMessages: MessageInit[] | undefined,
+): Partial<Pick<MappedCall['call'], 'content'>> {
+  if (inputMessages === undefined || content?.case !== 'plainContent') return {};
+  const value = create(CallContentSchema, content.value);
+  value.inputMessages = inputMessages.map((message) => create(ChatMessageSchema, message));
+  return { content: { case: 'plainContent', value } };
+}
+
+/**
  * Traceloop OpenLLMetry since its JSON messages (Python ≥ 0.55, JS ≥ 0.23): the semconv ≥ 1.37
  * attributes, which the semconv mapper reads, plus OpenLLMetry's own: token counts under its
  * names, structured-output schema, streaming flag and chunk events, and the workflow, entity and
@@ -73,9 +116,11 @@ export const openLlmetryJson: SpanMapper = {
         provider: providerName(base.call.provider ?? ''),
         parameters: parametersOf(a, base.call.parameters),
         usage: traceloopUsage(a),
+        ...withInput(base.call.content, responsesInput(source, context)),
       },
       context: traceloopContext(a),
       ...(streaming && { streaming }),
+      ...(base.awaitsEvents === true && { awaitsEvents: true }),
     };
   },
 };

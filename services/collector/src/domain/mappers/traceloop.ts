@@ -1,15 +1,8 @@
 import { ResponseFormatType, StepKind } from '@understudy/contracts';
-import {
-  defined,
-  integer,
-  isObject,
-  structured,
-  text,
-  toJsonText,
-  type ValueObject,
-} from '../attributes.js';
-import { lookup, struct } from './genai-content.js';
+import { defined, isObject, structured, text, type ValueObject } from '../attributes.js';
+import { asText, lookup, struct } from './genai-content.js';
 import type { MappedCall, MappedStep, SourceSpan } from './mapper.js';
+import { int32 } from './numbers.js';
 
 /**
  * What Traceloop's OpenLLMetry adds to a call span in both of its forms (flattened and JSON):
@@ -34,10 +27,7 @@ function associationProperties(a: ValueObject): Record<string, string> {
   return Object.fromEntries(
     Object.entries(a)
       .filter(([key, value]) => key.startsWith(associationPrefix) && value !== null)
-      .map(([key, value]) => [
-        key.slice(associationPrefix.length),
-        typeof value === 'string' ? value : toJsonText(value),
-      ]),
+      .map(([key, value]) => [key.slice(associationPrefix.length), asText(value)]),
   );
 }
 
@@ -78,16 +68,16 @@ export function traceloopContext(a: ValueObject): MappedCall['context'] {
  */
 export function traceloopUsage(a: ValueObject): MappedCall['call']['usage'] {
   return defined({
-    inputTokens: integer(a['gen_ai.usage.input_tokens'] ?? a['gen_ai.usage.prompt_tokens']),
-    outputTokens: integer(a['gen_ai.usage.output_tokens'] ?? a['gen_ai.usage.completion_tokens']),
-    cachedInputTokens: integer(
+    inputTokens: int32(a['gen_ai.usage.input_tokens'] ?? a['gen_ai.usage.prompt_tokens']),
+    outputTokens: int32(a['gen_ai.usage.output_tokens'] ?? a['gen_ai.usage.completion_tokens']),
+    cachedInputTokens: int32(
       a['gen_ai.usage.cache_read.input_tokens'] ?? a['gen_ai.usage.cache_read_input_tokens'],
     ),
-    cacheCreationInputTokens: integer(
+    cacheCreationInputTokens: int32(
       a['gen_ai.usage.cache_creation.input_tokens'] ??
         a['gen_ai.usage.cache_creation_input_tokens'],
     ),
-    reasoningTokens: integer(
+    reasoningTokens: int32(
       a['gen_ai.usage.reasoning.output_tokens'] ??
         a['gen_ai.usage.reasoning_tokens'] ??
         a['llm.usage.reasoning_tokens'],

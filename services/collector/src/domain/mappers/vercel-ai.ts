@@ -14,7 +14,6 @@ import {
 import {
   decimal,
   defined,
-  integer,
   isObject,
   structured,
   text,
@@ -32,6 +31,7 @@ import {
   toolOf,
 } from './genai-content.js';
 import type { MapContext, MappedCall, MappedStep, SourceSpan, SpanMapper } from './mapper.js';
+import { int32, int64 } from './numbers.js';
 
 type PartInit = MessageInitShape<typeof MessagePartSchema>;
 type MessageInit = MessageInitShape<typeof ChatMessageSchema>;
@@ -93,7 +93,7 @@ function operationIdOf({ span, attributes }: SourceSpan): string {
 }
 
 const firstInteger = (...values: (Value | undefined)[]) =>
-  values.map(integer).find((value) => value !== undefined);
+  values.map(int32).find((value) => value !== undefined);
 
 /** `ai.prompt.toolChoice`: `{type: auto | none | required}`, or `{type: tool, toolName}`. */
 function toolChoiceOf(value: Value | undefined): string {
@@ -106,7 +106,7 @@ function toolChoiceOf(value: Value | undefined): string {
 /** `ai.settings.*` (v4 `maxTokens`, v5+ `maxOutputTokens`), else the semconv duplicates. */
 function parameters(a: ValueObject, objectOutput: boolean): MappedCall['call']['parameters'] {
   const setting = (key: string) => a[`ai.settings.${key}`];
-  const seed = integer(setting('seed'));
+  const seed = int64(setting('seed'));
   return {
     ...defined({
       temperature: decimal(setting('temperature') ?? a['gen_ai.request.temperature']),
@@ -117,7 +117,7 @@ function parameters(a: ValueObject, objectOutput: boolean): MappedCall['call']['
       ),
       topP: decimal(setting('topP') ?? a['gen_ai.request.top_p']),
       topK: firstInteger(setting('topK'), a['gen_ai.request.top_k']),
-      seed: seed === undefined ? undefined : BigInt(seed),
+      seed,
       frequencyPenalty: decimal(
         setting('frequencyPenalty') ?? a['gen_ai.request.frequency_penalty'],
       ),
@@ -149,7 +149,7 @@ function usage(a: ValueObject): MappedCall['call']['usage'] {
       a['ai.usage.inputTokenDetails.cacheReadTokens'],
       a['ai.usage.cachedInputTokens'],
     ),
-    cacheCreationInputTokens: integer(a['ai.usage.inputTokenDetails.cacheWriteTokens']),
+    cacheCreationInputTokens: int32(a['ai.usage.inputTokenDetails.cacheWriteTokens']),
     reasoningTokens: firstInteger(
       a['ai.usage.outputTokenDetails.reasoningTokens'],
       a['ai.usage.reasoningTokens'],

@@ -7,6 +7,7 @@ import { system, weatherReport, weatherTool } from './openai-scenarios.mjs';
 import { captureContent, fakeOpenAiBaseUrl, inSpan, tracer } from './telemetry.mjs';
 
 export const model = 'gpt-4o-mini';
+export const embeddingModel = 'text-embedding-3-small';
 export const functionId = 'travel-agent';
 
 /**
@@ -15,7 +16,7 @@ export const functionId = 'travel-agent';
  * telemetry in that version. With content capture off only the plain chat call is made.
  */
 export async function runAiSdkScenarios({ ai, createOpenAI, telemetry }) {
-  const { generateText, jsonSchema, Output, stepCountIs, streamText, tool } = ai;
+  const { embed, embedMany, generateText, jsonSchema, Output, stepCountIs, streamText, tool } = ai;
   const provider = createOpenAI({ baseURL: fakeOpenAiBaseUrl(), apiKey: 'sk-test' });
   const chat = (name) => provider.chat(name);
   const getWeather = tool({
@@ -71,6 +72,23 @@ export async function runAiSdkScenarios({ ai, createOpenAI, telemetry }) {
           }),
         }),
       }),
+    /** The tool round trip through the Responses API (`provider.responses`). */
+    responses: (options) =>
+      generateText({
+        ...options,
+        model: provider.responses(model),
+        system,
+        prompt: 'What is the weather in Oslo right now?',
+        tools: { get_weather: getWeather },
+        toolChoice: 'auto',
+        stopWhen: stepCountIs(2),
+      }),
+    /** One text embedded, then two at once: one provider request each. */
+    embed: async (options) => {
+      const embedder = provider.embedding(embeddingModel);
+      await embed({ ...options, model: embedder, value: 'Oslo' });
+      await embedMany({ ...options, model: embedder, values: ['Oslo', 'Bergen'] });
+    },
     error: async (options) => {
       try {
         await generateText({

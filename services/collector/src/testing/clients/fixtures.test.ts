@@ -26,6 +26,11 @@ const record = process.env['UNDERSTUDY_RECORD_FIXTURES'] ?? '';
 const recording = (client: ClientProgram) =>
   record === 'all' || (record !== '' && client.name.includes(record));
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
+/**
+ * Two runs of a program, each starting its runtime and libraries (Python's take seconds), on a
+ * machine that other tests share.
+ */
+const programTimeoutMs = 60_000;
 
 /** `@scope/name@1.2.3` → `scope-name@1.2.3`, `pypi:name@1.2` → `pypi-name@1.2`: flat names. */
 function fixtureName(client: ClientProgram): string {
@@ -92,43 +97,41 @@ describe.concurrent('instrumentation fixtures', () => {
     const reason = unavailable(client);
     if (reason !== undefined) console.warn(`skipping ${client.name}: ${reason}`);
     const title = `${client.name} still sends what its fixture holds`;
-    it.skipIf(reason !== undefined)(title, async () => {
-      const recorder = await startRecorder();
-      try {
-        const run = (captureContent: boolean) =>
-          runClient(client, {
-            endpoint: recorder.endpoint,
-            protocol: 'http/protobuf',
-            apiKey: 'fixture-key',
-            fakeOpenAiBaseUrl: fake.baseUrl,
-            captureContent,
-          });
-        const scenarios = { ...(await run(true)), ...(await run(false)) };
-        const base = `${fixtures}${fixtureName(client)}`;
-        if (recording(client)) {
-          writeJson(`${base}.traces.json`, tracesToOtlpJson(recorder.traces()));
-          if (recorder.logs().resourceLogs.length > 0) {
-            writeJson(`${base}.logs.json`, logsToOtlpJson(recorder.logs()));
+    it.skipIf(reason !== undefined)(
+      title,
+      async () => {
+        const recorder = await startRecorder();
+        try {
+          const run = (captureContent: boolean) =>
+            runClient(client, {
+              endpoint: recorder.endpoint,
+              protocol: 'http/protobuf',
+              apiKey: 'fixture-key',
+              fakeOpenAiBaseUrl: fake.baseUrl,
+              captureContent,
+            });
+          const scenarios = { ...(await run(true)), ...(await run(false)) };
+          const base = `${fixtures}${fixtureName(client)}`;
+          if (recording(client)) {
+            writeJson(`${base}.traces.json`, tracesToOtlpJson(recorder.traces()));
+            if (recorder.logs().resourceLogs.length > 0) {
+              writeJson(`${base}.logs.json`, logsToOtlpJson(recorder.logs()));
+            }
+            writeJson(`${base}.scenarios.json`, scenarios);
           }
-          writeJson(`${base}.scenarios.json`, scenarios);
+          const recorded = readJson(`${base}.scenarios.json`) as Record<string, string>;
+          expect(Object.keys(scenarios)).toEqual(Object.keys(recorded));
+          expect(shape(recorder.traces(), recorder.logs())).toEqual(
+            shape(
+              tracesFromOtlpJson(readJson(`${base}.traces.json`)),
+              logsFromOtlpJson(readJson(`${base}.logs.json`)),
+            ),
+          );
+        } finally {
+          await recorder.close();
         }
-        expect(Object.keys(scenarios)).toEqual([
-          'chat',
-          'tools',
-          'stream',
-          'json',
-          'error',
-          'capture-off',
-        ]);
-        expect(shape(recorder.traces(), recorder.logs())).toEqual(
-          shape(
-            tracesFromOtlpJson(readJson(`${base}.traces.json`)),
-            logsFromOtlpJson(readJson(`${base}.logs.json`)),
-          ),
-        );
-      } finally {
-        await recorder.close();
-      }
-    });
+      },
+      programTimeoutMs,
+    );
   }
 });

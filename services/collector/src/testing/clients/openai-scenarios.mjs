@@ -22,6 +22,9 @@ export const weatherTool = {
   },
 };
 
+/** The same tool as the Responses API takes it: flat, no `function` wrapper. */
+export const weatherFunction = { type: 'function', ...weatherTool.function };
+
 export const weatherReport = '{"temperature_c":12,"conditions":"cloudy"}';
 
 const capitalSchema = {
@@ -101,6 +104,36 @@ const scenarios = {
         json_schema: { name: 'capital', strict: true, schema: capitalSchema },
       },
     }),
+
+  /**
+   * The tool round trip through the Responses API: instructions apart, the model's reasoning
+   * and function call as output items, which go back as input items with the call's output.
+   */
+  responses: async (openai, hooks) => {
+    const input = [user('What is the weather in Oslo right now?')];
+    const first = await openai.responses.create({
+      model,
+      instructions: system,
+      input,
+      tools: [weatherFunction],
+      tool_choice: 'auto',
+    });
+    const call = first.output.find((item) => item.type === 'function_call');
+    const result = await hooks.tool(
+      { id: call.call_id, function: { name: call.name, arguments: call.arguments } },
+      async () => weatherReport,
+    );
+    await openai.responses.create({
+      model,
+      instructions: system,
+      input: [
+        ...input,
+        ...first.output,
+        { type: 'function_call_output', call_id: call.call_id, output: result },
+      ],
+      tools: [weatherFunction],
+    });
+  },
 
   /** The provider fails with a 500; the agent carries on. */
   error: async (openai) => {

@@ -15,13 +15,18 @@ const require = createRequire(import.meta.url);
 export type Protocol = 'http/protobuf' | 'http/json' | 'grpc';
 export const protocols: readonly Protocol[] = ['http/protobuf', 'http/json', 'grpc'];
 
-/** The scenarios every program runs (see openai-scenarios.mjs and ai-sdk-scenarios.mjs). */
-export type Scenario = 'chat' | 'tools' | 'stream' | 'json' | 'error' | 'capture-off';
+/**
+ * The scenarios the programs run (see openai-scenarios.mjs and ai-sdk-scenarios.mjs); only the
+ * AI SDK programs `embed`.
+ */
+export type Scenario =
+  'chat' | 'tools' | 'stream' | 'json' | 'responses' | 'embed' | 'error' | 'capture-off';
 
 export interface ClientProgram {
   /**
    * The instrumentation's package and version, e.g. `ai@6.0.325`; PyPI packages are prefixed
-   * `pypi:`. Names the program's fixtures.
+   * `pypi:`, a configuration other than the library's default is suffixed (`+events`). Names
+   * the program's fixtures.
    */
   readonly name: string;
   readonly runtime: 'node' | 'python';
@@ -56,12 +61,16 @@ function node(
 
 const pythonLock = readFileSync(`${here}python/requirements.lock`, 'utf8');
 
-/** A program of python/agent.py, named after the PyPI package pinned in requirements.lock. */
-function python(pypiName: string, library: string): ClientProgram {
+/**
+ * A program of python/agent.py, named after the PyPI package pinned in requirements.lock and
+ * the configuration it runs the library in, if not the default.
+ */
+function python(pypiName: string, library: string, configuration?: string): ClientProgram {
   const pin = new RegExp(`^${pypiName}==(\\S+)$`, 'm').exec(pythonLock);
   if (!pin) throw new Error(`${pypiName} is not pinned in python/requirements.lock`);
+  const suffix = configuration === undefined ? '' : `+${configuration}`;
   return {
-    name: `pypi:${pypiName}@${String(pin[1])}`,
+    name: `pypi:${pypiName}@${String(pin[1])}${suffix}`,
     runtime: 'python',
     script: `${here}python/agent.py`,
     args: [library],
@@ -96,6 +105,7 @@ export const programs = {
   pyOpenAiV2: python('opentelemetry-instrumentation-openai-v2', 'openai-v2'),
   pyOpenInference: python('openinference-instrumentation-openai', 'openinference'),
   pyTraceloop: python('opentelemetry-instrumentation-openai', 'traceloop'),
+  pyTraceloopEvents: python('opentelemetry-instrumentation-openai', 'traceloop-events', 'events'),
 } satisfies Record<string, ClientProgram>;
 
 let venv: { python: string } | { failure: string } | undefined;

@@ -6,7 +6,11 @@ Usage: agent.py <library>, library one of
                  gen_ai.input/output.messages span attributes (with the opentelemetry-util-genai
                  in requirements.lock it takes that path even without the opt-in)
   openinference  openinference-instrumentation-openai
-  traceloop      opentelemetry-instrumentation-openai (OpenLLMetry)
+  traceloop      opentelemetry-instrumentation-openai (OpenLLMetry), content in the
+                 gen_ai.input/output.messages span attributes
+  traceloop-events
+                 the same with use_attributes=False: content as semconv 1.36 log-record
+                 events (gen_ai.user.message, gen_ai.choice...)
 Environment as for the Node programs (see ../telemetry.mjs): OTEL_EXPORTER_OTLP_ENDPOINT,
 OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_HEADERS, FAKE_OPENAI_BASE_URL, CAPTURE_CONTENT.
 Prints one JSON line: the trace id of every scenario run. Exits 1 when an export failed.
@@ -17,6 +21,7 @@ import logging
 import os
 import sys
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 LIBRARY = sys.argv[1]
 CAPTURE = os.environ.get("CAPTURE_CONTENT") != "false"
@@ -27,7 +32,7 @@ if LIBRARY == "openai-v2":
     os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = (
         "span_only" if CAPTURE else "no_content"
     )
-elif LIBRARY == "traceloop":
+elif LIBRARY in ("traceloop", "traceloop-events"):
     os.environ["TRACELOOP_TRACE_CONTENT"] = str(CAPTURE).lower()
 
 from opentelemetry import _logs, trace  # noqa: E402
@@ -78,13 +83,17 @@ elif LIBRARY == "openinference":
 
     # OpenInference records content unless told to hide it.
     TRACE_CONFIG = TraceConfig(hide_inputs=not CAPTURE, hide_outputs=not CAPTURE)
-elif LIBRARY == "traceloop":
+elif LIBRARY in ("traceloop", "traceloop-events"):
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 else:
     sys.exit(f"unknown library {LIBRARY}")
 
 if LIBRARY == "openinference":
     OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, config=TRACE_CONFIG)
+elif LIBRARY == "traceloop-events":
+    OpenAIInstrumentor(use_attributes=False).instrument(
+        tracer_provider=tracer_provider, logger_provider=logger_provider
+    )
 else:
     OpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
 
@@ -111,6 +120,8 @@ WEATHER_TOOL = {
         },
     },
 }
+# The same tool as the Responses API takes it: flat, no "function" wrapper.
+WEATHER_FUNCTION = {"type": "function", **WEATHER_TOOL["function"]}
 CAPITAL_SCHEMA = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
@@ -136,7 +147,7 @@ def scenario_spans(name):
                 name, attributes={"openinference.span.kind": "CHAIN"}
             ):
                 yield agent
-    elif LIBRARY == "traceloop":
+    elif LIBRARY.startswith("traceloop"):
         association = {
             "traceloop.association.properties.session_id": f"conversation-{name}",
             "traceloop.association.properties.user_id": "user-7",
@@ -170,13 +181,14 @@ def scenario_spans(name):
 
 
 def run_tool(call):
+    """Runs the tool of a chat completion's tool call (`id`, `function.name`, `.arguments`)."""
     if LIBRARY == "openinference":
         attributes = {
             "openinference.span.kind": "TOOL",
             "tool.name": call.function.name,
             "input.value": call.function.arguments,
         }
-    elif LIBRARY == "traceloop":
+    elif LIBRARY.startswith("traceloop"):
         attributes = {
             "traceloop.span.kind": "tool",
             "traceloop.entity.name": call.function.name,
@@ -253,6 +265,31 @@ def json_answer():
     )
 
 
+def responses():
+    """The tool round trip through the Responses API, as in ../openai-scenarios.mjs."""
+    request = [user("What is the weather in Oslo right now?")]
+    first = client.responses.create(
+        model=MODEL,
+        instructions=SYSTEM,
+        input=request,
+        tools=[WEATHER_FUNCTION],
+        tool_choice="auto",
+    )
+    call = next(item for item in first.output if item.type == "function_call")
+    function = SimpleNamespace(name=call.name, arguments=call.arguments)
+    result = run_tool(SimpleNamespace(id=call.call_id, function=function))
+    client.responses.create(
+        model=MODEL,
+        instructions=SYSTEM,
+        input=[
+            *request,
+            *(item.model_dump(exclude_none=True) for item in first.output),
+            {"type": "function_call_output", "call_id": call.call_id, "output": result},
+        ],
+        tools=[WEATHER_FUNCTION],
+    )
+
+
 def error():
     try:
         client.chat.completions.create(model="fail-500", messages=[user("This call fails.")])
@@ -260,7 +297,14 @@ def error():
         pass
 
 
-SCENARIOS = {"chat": chat, "tools": tools, "stream": stream, "json": json_answer, "error": error}
+SCENARIOS = {
+    "chat": chat,
+    "tools": tools,
+    "stream": stream,
+    "json": json_answer,
+    "responses": responses,
+    "error": error,
+}
 chosen = SCENARIOS.items() if CAPTURE else [("capture-off", chat)]
 traces = {}
 for name, run in chosen:
