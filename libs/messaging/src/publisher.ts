@@ -46,7 +46,10 @@ export class Publisher {
     return this.publishAll(topic, [message]);
   }
 
-  /** Publishes several messages of one topic in one request; all are acknowledged or none is. */
+  /**
+   * Publishes several messages of one topic, in order; resolves once all are acknowledged. A
+   * failure may leave some written: retrying is safe, as consumers dedupe by event id.
+   */
   async publishAll<Desc extends DescMessage>(
     topic: Topic<Desc>,
     messages: readonly MessageShape<Desc>[],

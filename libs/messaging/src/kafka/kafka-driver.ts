@@ -9,7 +9,7 @@ import type {
 import type { TopicConfig } from '../topic.js';
 import { KafkaConsumer } from './kafka-consumer.js';
 import { kafkaLogCreator } from './kafka-logger.js';
-import { KafkaProducer, unavailable } from './kafka-producer.js';
+import { KafkaProducer, maxRecordBytes, unavailable } from './kafka-producer.js';
 
 export interface KafkaDriverOptions {
   readonly brokers: readonly string[];
@@ -70,6 +70,7 @@ export class KafkaDriver implements MessagingDriver {
           configEntries: [
             { name: 'retention.ms', value: String(topic.retentionMs) },
             { name: 'cleanup.policy', value: topic.cleanupPolicy },
+            { name: 'max.message.bytes', value: String(maxRecordBytes) },
           ],
         })),
       });

@@ -1,9 +1,10 @@
-import { create } from '@bufbuild/protobuf';
+import { create, fromBinary } from '@bufbuild/protobuf';
 import { StringValueSchema } from '@bufbuild/protobuf/wkt';
 import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { Kafka, logLevel } from 'kafkajs';
 import { uniqueName } from '@understudy/testbed';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { MessageContext } from '../consumer-runner.js';
@@ -192,5 +193,30 @@ describe('KafkaDriver against a real broker', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(handled).toHaveLength(300);
     expect(new Set(handled)).toEqual(new Set(values));
+  });
+  it('publishes more than the broker default of 1 MiB to one partition, and records up to 16 MiB', async () => {
+    const driver = kafkaDriver();
+    // Created with the broker's defaults, as an operator might: batches over 1 MiB are refused,
+    // so 3 MiB for one partition only goes in produce requests under that.
+    const plain = testTopic(1);
+    const admin = new Kafka({ brokers: kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: plain.name }] });
+    await admin.disconnect();
+    // Created by the platform, whose topics take a record made from the largest export.
+    const platform = testTopic(1);
+    await driver.ensureTopics([platform]);
+    const publisher = await started(() => undefined, { driver });
+
+    const values = Array.from({ length: 48 }, (_, i) => `k:${String(i)}:${'x'.repeat(64 * 1024)}`);
+    await publisher.publishAll(plain, values.map(text));
+    const big = `k:big:${'y'.repeat(2 * 1024 * 1024)}`;
+    await publisher.publish(platform, text(big));
+
+    const valuesOf = (records: { value: Uint8Array | null }[]) =>
+      records.map((record) => fromBinary(StringValueSchema, record.value!).value);
+    // One partition: all of them, once, in the order published.
+    expect(valuesOf(await readRecords(driver, plain.name, 48, 30_000))).toEqual(values);
+    expect(valuesOf(await readRecords(driver, platform.name, 1, 30_000))).toEqual([big]);
   });
 });
