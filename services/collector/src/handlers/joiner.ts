@@ -195,10 +195,12 @@ export class Joiner {
       return create(CallCapturedSchema, { meta, call: assembleCall(pieces, this.options.seal) });
     });
     await this.options.publishCalls(events);
+    // Fragments delivered during this round's awaits arrived after its `now`.
+    const published = Date.now();
     for (const pieces of fresh) {
       this.unmarked.set(pieces.call.callId, { call: pieces.call, partition: number });
       this.joined.add(1, { outcome: pieces.reason });
-      this.joinDelay.record((now - pieces.arrivedAt) / 1000, { outcome: pieces.reason });
+      this.joinDelay.record((published - pieces.arrivedAt) / 1000, { outcome: pieces.reason });
     }
     await this.markUnmarked(now);
   }
