@@ -57,8 +57,8 @@ export default tseslint.config(
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },
   {
-    // Integration tests, and only they, start real servers through the test bed.
-    files: ['**/*.int.test.ts'],
+    // Integration tests and benchmarks, and only they, start real servers through the test bed.
+    files: ['**/*.int.test.ts', '**/bench/**/*.ts'],
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',
