@@ -14,7 +14,7 @@ import {
 import { KafkaDriver, Messaging, topics } from '@understudy/messaging';
 import { startService, type RunningService } from '@understudy/service';
 import { startKafka, uniqueName, type KafkaServer } from '@understudy/testbed';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { settings } from './config.js';
 import { OtlpHttpServer } from './handlers/otlp-http.server.js';
 import { definition } from './service.js';
@@ -201,6 +201,45 @@ describe('collector when its broker goes away', () => {
 
   afterAll(async () => {
     await broker.stop();
+  });
+
+  it('resumes after its broker restarts, without a restart of its own, and captures every call', async () => {
+    const { id, key, keysFile } = await tenant();
+    const { service, url } = await startCollector(broker.endpoint.brokers, keysFile, {
+      UNDERSTUDY_COLLECTOR_PUBLISH_TIMEOUT_MS: '3000',
+      UNDERSTUDY_COLLECTOR_JOIN_TIMEOUT_MS: '1000',
+    });
+    const captured = new Set<string>();
+    const reader = new Messaging({
+      driver: new KafkaDriver({ brokers: broker.endpoint.brokers, clientId: uniqueName('reader') }),
+      producerName: 'collector-int-test',
+    });
+    reader.on(topics.callsCaptured, { group: uniqueName('resume') }, (event) => {
+      if (event.meta?.tenantId === id) captured.add(event.call?.spanId ?? '');
+    });
+    await reader.start();
+    try {
+      const before = chatSpan({ spanId: Buffer.from('1000000000000001', 'hex') });
+      const after = chatSpan({ spanId: Buffer.from('1000000000000002', 'hex') });
+      expect((await exportTo(url, key, exportRequest([before]))).status).toBe(200);
+      await broker.restart();
+      // As an exporter does: retry what was refused (503) until it is taken.
+      await vi.waitFor(
+        async () => {
+          expect((await exportTo(url, key, exportRequest([after]))).status).toBe(200);
+        },
+        { timeout: 60_000, interval: 1_000 },
+      );
+      await vi.waitFor(
+        () => {
+          expect([...captured].sort()).toEqual(['1000000000000001', '1000000000000002']);
+        },
+        { timeout: 90_000, interval: 500 },
+      );
+    } finally {
+      await reader.stop();
+      await service.stop();
+    }
   });
 
   it('answers 503 with Retry-After, never 200, while Kafka cannot acknowledge', async () => {
