@@ -9,6 +9,18 @@ import {
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { answers, responseModel } from '../../testing/fake-openai.js';
+import {
+  model,
+  question,
+  reasoningPart,
+  system,
+  textPart,
+  toolCall,
+  toolCallPart,
+  toolResultPart,
+  weatherQuestion,
+  weatherReport,
+} from '../../testing/scenario-parts.js';
 import { only, recordedFixture, type Scenario } from '../../testing/recorded.js';
 import { openInference } from './openinference.js';
 import { openLlmetryFlattened } from './openllmetry-flattened.js';
@@ -20,18 +32,6 @@ import { openLlmetryJson } from './openllmetry-json.js';
  * scenario's trace mapped as the collector maps them, in the collector's precedence order.
  */
 
-const textPart = (value: string) => ({ kind: { case: 'text', value: { text: value } } });
-const model = 'gpt-4o-mini';
-const system = 'You are a concise travel assistant.';
-const question = 'What is the capital of Norway?';
-const weatherQuestion = 'What is the weather in Oslo right now?';
-const weatherReport = '{"temperature_c":12,"conditions":"cloudy"}';
-const { toolCall } = answers.toolCall;
-const toolCallPart = { kind: { case: 'toolCall', value: toolCall } };
-const reasoningPart = { kind: { case: 'reasoning', value: { text: answers.reasoning.summary } } };
-const toolResultPart = {
-  kind: { case: 'toolCallResponse', value: { id: toolCall.id, response: weatherReport } },
-};
 const chatParameters = {
   temperature: 0.2,
   topP: 0.9,

@@ -1,6 +1,16 @@
 import { FinishReason, Operation, Role } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { answers } from '../../testing/fake-openai.js';
+import {
+  reasoningPart,
+  system,
+  textPart,
+  toolCall,
+  toolCallPart,
+  toolResultPart,
+  weatherQuestion,
+  weatherReport,
+} from '../../testing/scenario-parts.js';
 import { only, recordedFixture } from '../../testing/recorded.js';
 import { openInference } from './openinference.js';
 import { openLlmetryJson } from './openllmetry-json.js';
@@ -10,17 +20,6 @@ import { openLlmetryJson } from './openllmetry-json.js';
  * (src/testing/fixtures), where they differ from their JS counterparts: the Responses API, and
  * OpenLLMetry's content events.
  */
-
-const textPart = (value: string) => ({ kind: { case: 'text', value: { text: value } } });
-const system = 'You are a concise travel assistant.';
-const weatherQuestion = 'What is the weather in Oslo right now?';
-const weatherReport = '{"temperature_c":12,"conditions":"cloudy"}';
-const { toolCall } = answers.toolCall;
-const toolCallPart = { kind: { case: 'toolCall', value: toolCall } };
-const toolResultPart = {
-  kind: { case: 'toolCallResponse', value: { id: toolCall.id, response: weatherReport } },
-};
-const reasoningPart = { kind: { case: 'reasoning', value: { text: answers.reasoning.summary } } };
 
 describe('PyPI opentelemetry-instrumentation-openai 0.62.4 (OpenLLMetry, attributes)', () => {
   const trace = recordedFixture('pypi-opentelemetry-instrumentation-openai@0.62.4');

@@ -1,6 +1,16 @@
 import { FinishReason, Operation, Role, StepKind, otlpTrace } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { answers, responseModel } from '../../testing/fake-openai.js';
+import {
+  model,
+  reasoningPart,
+  system,
+  textPart,
+  toolCall,
+  toolCallPart,
+  toolResultPart,
+  weatherQuestion,
+} from '../../testing/scenario-parts.js';
 import { only, recordedFixture, type Scenario } from '../../testing/recorded.js';
 import { genAiAttributes } from './genai-attributes.js';
 import { genAiEvents } from './genai-events.js';
@@ -12,17 +22,6 @@ import { vercelAi } from './vercel-ai.js';
  * collector maps them.
  */
 
-const textPart = (value: string) => ({ kind: { case: 'text', value: { text: value } } });
-const model = 'gpt-4o-mini';
-const system = 'You are a concise travel assistant.';
-const weatherReport = '{"temperature_c":12,"conditions":"cloudy"}';
-const weatherQuestion = 'What is the weather in Oslo right now?';
-const { toolCall } = answers.toolCall;
-const toolCallPart = { kind: { case: 'toolCall', value: toolCall } };
-const reasoningPart = { kind: { case: 'reasoning', value: { text: answers.reasoning.summary } } };
-const toolResultPart = {
-  kind: { case: 'toolCallResponse', value: { id: toolCall.id, response: weatherReport } },
-};
 const chatParameters = {
   temperature: 0.2,
   topP: 0.9,
