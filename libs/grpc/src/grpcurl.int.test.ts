@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DescService } from '@bufbuild/protobuf';
 import { ModelRegistryService } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
-import { grpcurlBinary } from '@understudy/testbed';
+import { grpcurl } from '@understudy/testbed';
 import type { GrpcServer } from './server.js';
 import type { ServiceImpl } from './service-impl.js';
 import { Echo } from './testing/echo.js';
 import { echoImpl, startServer } from './testing/harness.js';
-
-const run = promisify(execFile);
 
 /** Every method answers UNIMPLEMENTED: enough to be listed, described and called. */
 function unimplemented<S extends DescService>(service: S): ServiceImpl<S> {
@@ -22,12 +18,10 @@ function unimplemented<S extends DescService>(service: S): ServiceImpl<S> {
   ) as unknown as ServiceImpl<S>;
 }
 
-let grpcurl: string;
 let server: GrpcServer;
 let target: string;
 
 beforeAll(async () => {
-  grpcurl = await grpcurlBinary();
   const started = await startServer((s) => {
     s.register(Echo, echoImpl);
     s.register(ModelRegistryService, unimplemented(ModelRegistryService));
@@ -40,12 +34,11 @@ afterAll(async () => {
   await server.shutdown();
 });
 
-/** Runs `grpcurl -plaintext <flags> <server> <command…>`; rejects with its output on failure. */
+/** Runs `grpcurl -plaintext <flags> <server> <command…>`; its output, which must be a success. */
 async function grpcurlAt(flags: string[], ...command: string[]): Promise<string> {
-  const { stdout } = await run(grpcurl, ['-plaintext', ...flags, target, ...command], {
-    timeout: 15_000,
-  });
-  return stdout;
+  const result = await grpcurl(target, flags, ...command);
+  expect(result, result.stderr).toMatchObject({ exitCode: 0 });
+  return result.stdout;
 }
 
 describe('grpcurl against GrpcServer, without .proto files', () => {
@@ -85,13 +78,13 @@ describe('grpcurl against GrpcServer, without .proto files', () => {
     const output = await grpcurlAt(['-d', '"hello"'], 'understudy.grpc.testing.v1.Echo/Say');
     expect(JSON.parse(output)).toBe('hello');
 
-    const failure: unknown = await grpcurlAt(
+    const failure = await grpcurl(
+      target,
       ['-d', '{"service":"no.such.Service"}'],
       'grpc.health.v1.Health/Check',
-    ).catch((e: unknown) => e);
-    expect(String((failure as { stdout?: unknown; stderr?: unknown }).stderr)).toContain(
-      'Code: NotFound',
     );
+    expect(failure.exitCode).toBe(64 + 5);
+    expect(failure.stderr).toContain('Code: NotFound');
   });
 
   it('describes and calls a generated Understudy contract', async () => {
@@ -100,10 +93,12 @@ describe('grpcurl against GrpcServer, without .proto files', () => {
     const message = await grpcurlAt([], 'describe', 'understudy.v1.ModelVersion');
     expect(message).toContain('understudy.v1.ModelVersion is a message:');
 
-    const failure: unknown = await grpcurlAt(
+    const failure = await grpcurl(
+      target,
       ['-d', '{"tenantId":"t-1","modelVersionId":"mv-1"}'],
       'understudy.v1.ModelRegistryService/GetModelVersion',
-    ).catch((e: unknown) => e);
-    expect(String((failure as { stderr?: unknown }).stderr)).toContain('Code: Unimplemented');
+    );
+    expect(failure.exitCode).toBe(64 + 12);
+    expect(failure.stderr).toContain('Code: Unimplemented');
   });
 });

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { exists, produce, seconds, type Progress } from './artifacts.js';
 import { cacheRoot } from './paths.js';
 import { requireTool, runTool } from './tools.js';
@@ -66,4 +68,38 @@ export function helmBinary(progress?: Progress): Promise<string> {
     },
     progress,
   );
+}
+
+export interface GrpcurlResult {
+  /** grpcurl's exit status: 0, or 64 + the gRPC status code when the call failed. */
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs `grpcurl -plaintext <flags> <target> <command…>` (the binary built on first use) and
+ * resolves whatever its exit status, so that tests can assert a failed call's status; only a
+ * grpcurl that cannot run, or runs past 15 s, rejects.
+ */
+export async function grpcurl(
+  target: string,
+  flags: readonly string[],
+  ...command: string[]
+): Promise<GrpcurlResult> {
+  const binary = await grpcurlBinary();
+  try {
+    const { stdout, stderr } = await execFileAsync(
+      binary,
+      ['-plaintext', ...flags, target, ...command],
+      { timeout: 15_000 },
+    );
+    return { exitCode: 0, stdout, stderr };
+  } catch (error: unknown) {
+    const { code, stdout, stderr } = error as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof code !== 'number') throw error;
+    return { exitCode: code, stdout: stdout ?? '', stderr: stderr ?? '' };
+  }
 }

@@ -4,7 +4,9 @@ export {
   GRPCURL_VERSION,
   HELM_VERSION,
   goBinary,
+  grpcurl,
   grpcurlBinary,
+  type GrpcurlResult,
   helmBinary,
   type GoProgram,
 } from './go-tools.js';

@@ -1,30 +1,25 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { toJsonString } from '@bufbuild/protobuf';
 import { otlpTraceService } from '@understudy/contracts';
 import { startService, type RunningService } from '@understudy/service';
-import { grpcurlBinary, uniqueName } from '@understudy/testbed';
+import { grpcurl, uniqueName } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from '../config.js';
 import { definition } from '../service.js';
 import { chatSpan, exportRequest } from '../testing/otlp-requests.js';
 import { OtlpGrpcServer } from './otlp-grpc.server.js';
 
-const run = promisify(execFile);
 const traceService = 'opentelemetry.proto.collector.trace.v1.TraceService';
 const key = uniqueName('key');
 
 let dir: string;
-let grpcurl: string;
 let collector: RunningService<typeof settings>;
 let target: string;
 
 beforeAll(async () => {
-  grpcurl = await grpcurlBinary();
   dir = await mkdtemp(join(tmpdir(), 'collector-grpcurl-'));
   const keysFile = join(dir, 'keys.json');
   const sha256 = createHash('sha256').update(key).digest('hex');
@@ -55,12 +50,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs `grpcurl -plaintext <flags> <collector> <command…>`; rejects with its output on failure. */
+/** Runs `grpcurl -plaintext <flags> <collector> <command…>`; its output, which must be a success. */
 async function grpcurlAt(flags: string[], ...command: string[]): Promise<string> {
-  const { stdout } = await run(grpcurl, ['-plaintext', ...flags, target, ...command], {
-    timeout: 15_000,
-  });
-  return stdout;
+  const result = await grpcurl(target, flags, ...command);
+  expect(result, result.stderr).toMatchObject({ exitCode: 0 });
+  return result.stdout;
 }
 
 describe('grpcurl against the collector OTLP/gRPC port', () => {
@@ -98,9 +92,8 @@ describe('grpcurl against the collector OTLP/gRPC port', () => {
     );
     expect(JSON.parse(exported)).toEqual({});
 
-    const refused: unknown = await grpcurlAt(['-d', body], `${traceService}/Export`).catch(
-      (e: unknown) => e,
-    );
-    expect(String((refused as { stderr?: unknown }).stderr)).toContain('Code: Unauthenticated');
+    const refused = await grpcurl(target, ['-d', body], `${traceService}/Export`);
+    expect(refused.exitCode).toBe(64 + 16);
+    expect(refused.stderr).toContain('Code: Unauthenticated');
   });
 });
