@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   FinishReason,
   LlmCallSchema,
@@ -10,42 +10,16 @@ import {
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { span, type Plain } from '../../testing/otlp-requests.js';
-import { attributesOf } from '../attributes.js';
+import { blobStore, built, noBlobs, sourceSpanOf } from '../../testing/mapping.js';
 import { genAiAttributes } from './genai-attributes.js';
-import type { MapContext, MappedCall, SourceSpan } from './mapper.js';
+import type { SourceSpan } from './mapper.js';
 
 const start = 1_750_000_000_000_000_000n;
 
 function source(attributes: Record<string, Plain>, name = 'chat gpt-4o'): SourceSpan {
   const otlp = span({ name, attributes, startNanos: start });
-  return {
-    span: otlp,
-    attributes: attributesOf(otlp.attributes),
-    resource: {},
-    scopeName: 'gen_ai',
-    scopeVersion: '',
-    schemaUrl: '',
-  };
+  return sourceSpanOf(otlp, 'gen_ai');
 }
-
-/** Keeps the blobs the mapper stores, and names each by its position. */
-function blobStore() {
-  const blobs: { bytes: Uint8Array; mimeType: string }[] = [];
-  const context: MapContext = {
-    blob(bytes, mimeType) {
-      blobs.push({ bytes, mimeType });
-      return { bucket: 'media', key: `blob-${blobs.length}`, sizeBytes: BigInt(bytes.length) };
-    },
-  };
-  return { blobs, context };
-}
-
-const built = ({ call, context }: MappedCall) => create(LlmCallSchema, { ...call, context });
-const noBlobs: MapContext = {
-  blob: () => {
-    throw new Error('no inline media here');
-  },
-};
 
 describe('OTel GenAI semconv ≥ 1.37 attributes', () => {
   it('maps a Vercel AI SDK 7 chat span: content, media by reference, time to first chunk', () => {

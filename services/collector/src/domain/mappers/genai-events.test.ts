@@ -1,7 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import {
   FinishReason,
-  LlmCallSchema,
   Operation,
   ResponseFormatType,
   Role,
@@ -9,11 +8,11 @@ import {
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { keyValues, span, type Plain } from '../../testing/otlp-requests.js';
-import { attributesOf } from '../attributes.js';
+import { built, sourceSpanOf } from '../../testing/mapping.js';
 import { genAiAttributes } from './genai-attributes.js';
 import { genAiEvents } from './genai-events.js';
 import { spanMappers } from './index.js';
-import type { MapContext, MappedCall, SourceSpan } from './mapper.js';
+import type { MapContext, SourceSpan } from './mapper.js';
 
 interface SpanEvent {
   readonly name: string;
@@ -32,14 +31,7 @@ function source(
       attributes: keyValues(event.attributes),
     }),
   );
-  return {
-    span: otlp,
-    attributes: attributesOf(otlp.attributes),
-    resource: {},
-    scopeName: '@opentelemetry/instrumentation-openai',
-    scopeVersion: '0.22.0',
-    schemaUrl: '',
-  };
+  return sourceSpanOf(otlp, '@opentelemetry/instrumentation-openai', '0.22.0');
 }
 
 const context: MapContext = {
@@ -47,8 +39,6 @@ const context: MapContext = {
     throw new Error('no media in these spans');
   },
 };
-const built = ({ call, context }: MappedCall) => create(LlmCallSchema, { ...call, context });
-
 /** What `@opentelemetry/instrumentation-openai` 0.22.0 sets on a chat completion span. */
 const openAiChat = {
   'gen_ai.operation.name': 'chat',

@@ -11,8 +11,9 @@ import {
 import { describe, expect, it } from 'vitest';
 import { anyValue, keyValues, type Plain } from '../../testing/otlp-requests.js';
 import { attributesOf, text } from '../attributes.js';
+import { blobStore } from '../../testing/mapping.js';
 import { genAiLogEvents, genAiOperationDetails } from './genai-log-events.js';
-import type { MapContext, SourceLogRecord } from './mapper.js';
+import type { SourceLogRecord } from './mapper.js';
 
 const time = 1_795_541_815_972_000_123n;
 
@@ -56,17 +57,6 @@ function record({
     eventName: otlp.eventName || (text(attributes['event.name']) ?? ''),
   };
   return source;
-}
-
-function blobStore() {
-  const blobs: { bytes: Uint8Array; mimeType: string }[] = [];
-  const context: MapContext = {
-    blob(bytes, mimeType) {
-      blobs.push({ bytes, mimeType });
-      return { bucket: 'media', key: `blob-${blobs.length}` };
-    },
-  };
-  return { blobs, context };
 }
 
 function mapped(init: RecordInit, context = blobStore().context) {

@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { CallContentSchema, FinishReason, Modality, Role } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import type { ValueObject } from '../attributes.js';
-import type { MapContext } from './mapper.js';
+import { noBlobs } from '../../testing/mapping.js';
 import {
   isResponse,
   isResponsesItem,
@@ -10,12 +10,6 @@ import {
   responsesFinishReason,
   responsesInputMessages,
 } from './openai-responses.js';
-
-const noBlobs: MapContext = {
-  blob: () => {
-    throw new Error('no inline media here');
-  },
-};
 
 const textPart = (text: string) => ({ kind: { case: 'text' as const, value: { text } } });
 const reasoningPart = (text: string) => ({

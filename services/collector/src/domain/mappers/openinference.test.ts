@@ -1,7 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import {
   FinishReason,
-  LlmCallSchema,
   Modality,
   Operation,
   ResponseFormatType,
@@ -12,9 +11,9 @@ import {
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { keyValues, span, type Plain } from '../../testing/otlp-requests.js';
-import { attributesOf } from '../attributes.js';
+import { blobStore, built, noBlobs, sourceSpanOf } from '../../testing/mapping.js';
 import { genAiAttributes } from './genai-attributes.js';
-import type { MapContext, MappedCall, SourceSpan } from './mapper.js';
+import type { SourceSpan } from './mapper.js';
 import { openInference } from './openinference.js';
 
 const start = 1_750_000_000_000_000_000n;
@@ -43,35 +42,9 @@ function source(attributes: Record<string, Plain>, init: SourceInit = {}): Sourc
       }),
     );
   }
-  return {
-    span: otlp,
-    attributes: attributesOf(otlp.attributes),
-    resource: {},
-    scopeName: '@arizeai/openinference-instrumentation-openai',
-    scopeVersion: '4.2.7',
-    schemaUrl: '',
-  };
+  return sourceSpanOf(otlp, '@arizeai/openinference-instrumentation-openai', '4.2.7');
 }
 
-/** Keeps the blobs the mapper stores, and names each by its position. */
-function blobStore() {
-  const blobs: { bytes: Uint8Array; mimeType: string }[] = [];
-  const context: MapContext = {
-    blob(bytes, mimeType) {
-      blobs.push({ bytes, mimeType });
-      return { bucket: 'media', key: `blob-${blobs.length}`, sizeBytes: BigInt(bytes.length) };
-    },
-  };
-  return { blobs, context };
-}
-
-const noBlobs: MapContext = {
-  blob: () => {
-    throw new Error('no inline media here');
-  },
-};
-
-const built = ({ call, context }: MappedCall) => create(LlmCallSchema, { ...call, context });
 const mapped = (attributes: Record<string, Plain>, init?: SourceInit) =>
   built(openInference.map(source(attributes, init), noBlobs));
 

@@ -1,7 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import {
   FinishReason,
-  LlmCallSchema,
   Modality,
   Operation,
   ResponseFormatType,
@@ -11,9 +10,9 @@ import {
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { span, type Plain } from '../../testing/otlp-requests.js';
-import { attributesOf } from '../attributes.js';
+import { blobStore, built, noBlobs, sourceSpanOf } from '../../testing/mapping.js';
 import { genAiEvents } from './genai-events.js';
-import type { MapContext, MappedCall, SourceSpan } from './mapper.js';
+import type { SourceSpan } from './mapper.js';
 import { openLlmetryFlattened } from './openllmetry-flattened.js';
 
 const start = 1_750_000_000_000_000_000n;
@@ -27,34 +26,9 @@ function source(
     const timeUnixNano = start + BigInt(index + 1) * 100_000_000n;
     otlp.events.push(create(otlpTrace.Span_EventSchema, { name: event, timeUnixNano }));
   });
-  return {
-    span: otlp,
-    attributes: attributesOf(otlp.attributes),
-    resource: {},
-    scopeName: 'opentelemetry.instrumentation.openai.v1',
-    scopeVersion: '0.40.14',
-    schemaUrl: '',
-  };
+  return sourceSpanOf(otlp, 'opentelemetry.instrumentation.openai.v1', '0.40.14');
 }
 
-function blobStore() {
-  const blobs: { bytes: Uint8Array; mimeType: string }[] = [];
-  const context: MapContext = {
-    blob(bytes, mimeType) {
-      blobs.push({ bytes, mimeType });
-      return { bucket: 'media', key: `blob-${blobs.length}`, sizeBytes: BigInt(bytes.length) };
-    },
-  };
-  return { blobs, context };
-}
-
-const noBlobs: MapContext = {
-  blob: () => {
-    throw new Error('no inline media here');
-  },
-};
-
-const built = ({ call, context }: MappedCall) => create(LlmCallSchema, { ...call, context });
 const mapped = (attributes: Record<string, Plain>) =>
   built(openLlmetryFlattened.map(source(attributes), noBlobs));
 

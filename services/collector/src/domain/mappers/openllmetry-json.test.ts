@@ -1,7 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import {
   FinishReason,
-  LlmCallSchema,
   Operation,
   ResponseFormatType,
   Role,
@@ -10,10 +9,10 @@ import {
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { span, type Plain } from '../../testing/otlp-requests.js';
-import { attributesOf } from '../attributes.js';
+import { built, noBlobs, sourceSpanOf } from '../../testing/mapping.js';
 import { genAiAttributes } from './genai-attributes.js';
 import { spanMappers } from './index.js';
-import type { MapContext, MappedCall, SourceSpan } from './mapper.js';
+import type { SourceSpan } from './mapper.js';
 import { openInference } from './openinference.js';
 import { openLlmetryFlattened } from './openllmetry-flattened.js';
 import { openLlmetryJson } from './openllmetry-json.js';
@@ -29,23 +28,9 @@ function source(
     const timeUnixNano = start + BigInt(index + 1) * 100_000_000n;
     otlp.events.push(create(otlpTrace.Span_EventSchema, { name: event, timeUnixNano }));
   });
-  return {
-    span: otlp,
-    attributes: attributesOf(otlp.attributes),
-    resource: {},
-    scopeName,
-    scopeVersion: '0.60.0',
-    schemaUrl: '',
-  };
+  return sourceSpanOf(otlp, scopeName, '0.60.0');
 }
 
-const noBlobs: MapContext = {
-  blob: () => {
-    throw new Error('no inline media here');
-  },
-};
-
-const built = ({ call, context }: MappedCall) => create(LlmCallSchema, { ...call, context });
 const textPart = (text: string) => ({ kind: { case: 'text', value: { text } } });
 const schema = { type: 'object', properties: { city: { type: 'string' } } };
 

@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { CallStatusCode, otlpTrace } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { keyValues, span, type Plain } from '../../testing/otlp-requests.js';
-import { attributesOf } from '../attributes.js';
+import { sourceSpanOf } from '../../testing/mapping.js';
 import type { SourceSpan } from './mapper.js';
 import { statusOf } from './status.js';
 
@@ -19,14 +19,7 @@ function source(
       create(otlpTrace.Span_EventSchema, { name: 'exception', attributes: keyValues(exception) }),
     );
   }
-  return {
-    span: otlp,
-    attributes: attributesOf(otlp.attributes),
-    resource: {},
-    scopeName: 'ai',
-    scopeVersion: '',
-    schemaUrl: '',
-  };
+  return sourceSpanOf(otlp, 'ai');
 }
 
 const apiCallError = {

@@ -1,7 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import {
   FinishReason,
-  LlmCallSchema,
   Modality,
   Operation,
   ResponseFormatType,
@@ -11,9 +10,9 @@ import {
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import { keyValues, span, type Plain } from '../../testing/otlp-requests.js';
-import { attributesOf } from '../attributes.js';
+import { blobStore, built, sourceSpanOf } from '../../testing/mapping.js';
 import { spanMappers } from './index.js';
-import type { MapContext, MappedCall, SourceSpan } from './mapper.js';
+import type { SourceSpan } from './mapper.js';
 import { vercelAi } from './vercel-ai.js';
 
 const start = 1_795_541_816_428_000_000n;
@@ -31,28 +30,8 @@ function source(
       attributes: keyValues(event.attributes ?? {}),
     }),
   );
-  return {
-    span: otlp,
-    attributes: attributesOf(otlp.attributes),
-    resource: {},
-    scopeName: 'ai',
-    scopeVersion: '',
-    schemaUrl: '',
-  };
+  return sourceSpanOf(otlp, 'ai');
 }
-
-function blobStore() {
-  const blobs: { bytes: Uint8Array; mimeType: string }[] = [];
-  const context: MapContext = {
-    blob(bytes, mimeType) {
-      blobs.push({ bytes, mimeType });
-      return { bucket: 'media', key: `blob-${blobs.length}` };
-    },
-  };
-  return { blobs, context };
-}
-
-const built = ({ call, context }: MappedCall) => create(LlmCallSchema, { ...call, context });
 
 /** What every AI SDK span of one `generateText` call with telemetry metadata carries. */
 function base(operationId: string): Record<string, Plain> {
