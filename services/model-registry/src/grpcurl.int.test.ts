@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { GrpcServer } from '@understudy/grpc';
-import { postgresUrl, startService, type RunningService } from '@understudy/service';
+import { postgresUrl, type RunningService } from '@understudy/service';
 import { createDatabase, grpcurl, uniqueName, type GrpcurlResult } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
-import { definition } from './service.js';
+import { startRegistry } from './testing/start.js';
 
 const registryService = 'understudy.v1.ModelRegistryService';
 
@@ -14,17 +13,7 @@ let target: string;
 beforeAll(async () => {
   const { kafka, postgres } = inject('testbed');
   const database = await createDatabase(postgres, uniqueName('registry-grpcurl'));
-  service = await startService(definition, {
-    UNDERSTUDY_KAFKA_BROKERS: kafka.brokers.join(','),
-    UNDERSTUDY_DATABASE_URL: postgresUrl(database),
-    UNDERSTUDY_GRPC_HOST: '127.0.0.1',
-    UNDERSTUDY_GRPC_PORT: '0',
-    UNDERSTUDY_OPS_HOST: '127.0.0.1',
-    UNDERSTUDY_OPS_PORT: '0',
-    UNDERSTUDY_LOG_LEVEL: 'silent',
-    UNDERSTUDY_SERVING_ENDPOINT: 'http://slm.test:8000/v1',
-  });
-  target = `127.0.0.1:${String(service.app.get(GrpcServer).port)}`;
+  ({ service, address: target } = await startRegistry(kafka.brokers, postgresUrl(database)));
 });
 
 afterAll(async () => {

@@ -21,13 +21,13 @@ import {
   type WatchRoutingTableResponse,
 } from '@understudy/contracts';
 import { ErrorCode } from '@understudy/errors';
-import { createClient, GrpcServer, type Client } from '@understudy/grpc';
+import { createClient, type Client } from '@understudy/grpc';
 import { KafkaDriver, Messaging, topics } from '@understudy/messaging';
-import { postgresUrl, startService, type RunningService } from '@understudy/service';
+import { postgresUrl, type RunningService } from '@understudy/service';
 import { createDatabase, uniqueName } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
-import { definition } from './service.js';
+import { startRegistry } from './testing/start.js';
 
 let service: RunningService<typeof settings>;
 let registry: Client<typeof ModelRegistryService>;
@@ -39,20 +39,9 @@ const routeEvents: RouteEvent[] = [];
 beforeAll(async () => {
   const { kafka, postgres } = inject('testbed');
   const database = await createDatabase(postgres, uniqueName('registry'));
-  service = await startService(definition, {
-    UNDERSTUDY_KAFKA_BROKERS: kafka.brokers.join(','),
-    UNDERSTUDY_DATABASE_URL: postgresUrl(database),
-    UNDERSTUDY_GRPC_HOST: '127.0.0.1',
-    UNDERSTUDY_GRPC_PORT: '0',
-    UNDERSTUDY_OPS_HOST: '127.0.0.1',
-    UNDERSTUDY_OPS_PORT: '0',
-    UNDERSTUDY_LOG_LEVEL: 'silent',
-    UNDERSTUDY_SERVING_ENDPOINT: 'http://slm.test:8000/v1',
-  });
-  registry = createClient(
-    ModelRegistryService,
-    `127.0.0.1:${String(service.app.get(GrpcServer).port)}`,
-  );
+  let address: string;
+  ({ service, address } = await startRegistry(kafka.brokers, postgresUrl(database)));
+  registry = createClient(ModelRegistryService, address);
   peer = new Messaging({
     driver: new KafkaDriver({ brokers: kafka.brokers, clientId: uniqueName('peer') }),
     producerName: 'registry-test',
