@@ -24,7 +24,7 @@ import {
 } from '@bufbuild/protobuf/wkt';
 import { describe, expect, it } from 'vitest';
 import * as contracts from './index.js';
-import { EventMetaSchema, kafka_topic } from './index.js';
+import { AccessRole, EventMetaSchema, kafka_topic, required_role } from './index.js';
 
 const exported: Record<string, unknown> = contracts;
 
@@ -105,6 +105,7 @@ describe('understudy.v1 contracts', () => {
 describe('Kafka events', () => {
   it('are exactly the messages that declare a topic, and every *Event is one', () => {
     expect(events.map((m) => m.name).sort()).toEqual([
+      'AuditEvent',
       'CallCaptured',
       'CallEmbedded',
       'CaptureFragment',
@@ -156,6 +157,9 @@ describe('gRPC services', () => {
           'UpdateModelVersion',
           'PromoteModelVersion',
           'RetireModelVersion',
+          'ApproveModelVersion',
+          'GetPromotionPolicy',
+          'UpdatePromotionPolicy',
           'CreateEvaluation',
           'GetEvaluation',
           'ListEvaluations',
@@ -185,7 +189,7 @@ describe('gRPC services', () => {
 
   it('make every create idempotent by request_id', () => {
     const creating = methods.filter((m) =>
-      /^(Create|Register|Submit|Build|Promote|Rollback)/.test(m.name),
+      /^(Create|Register|Submit|Build|Promote|Rollback|Approve)/.test(m.name),
     );
     expect(creating.map(rpcName)).toEqual(
       expect.arrayContaining([
@@ -194,6 +198,7 @@ describe('gRPC services', () => {
         'ModelRegistryService.CreateEvaluation',
         'ModelRegistryService.PromoteModelVersion',
         'ModelRegistryService.RollbackRoute',
+        'ModelRegistryService.ApproveModelVersion',
         'TrainerOrchestratorService.SubmitTrainingRun',
         'DatasetBuilderService.BuildDataset',
       ]),
@@ -222,7 +227,7 @@ describe('gRPC services', () => {
 
   it('guard every update with a field mask and an etag', () => {
     const updates = methods.filter((m) => m.name.startsWith('Update'));
-    expect(updates).toHaveLength(2);
+    expect(updates).toHaveLength(3);
     for (const method of updates) {
       const name = rpcName(method);
       expect(messageOf(field(method.input, 'update_mask')), name).toBe(FieldMaskSchema);
@@ -237,6 +242,23 @@ describe('gRPC services', () => {
       const carried = method.input.fields.map(messageOf).filter((m) => m !== undefined);
       expect(hasTenant(method.input) || carried.some(hasTenant), rpcName(method)).toBe(true);
     }
+  });
+
+  it('name the least role for every registry call', () => {
+    const registry = methods.filter((m) => m.parent.name === 'ModelRegistryService');
+    expect(registry.length).toBeGreaterThan(0);
+    for (const method of registry) {
+      expect(getOption(method, required_role), rpcName(method)).not.toBe(AccessRole.UNSPECIFIED);
+    }
+    const roleOf = (name: string) =>
+      getOption(
+        registry.find((m) => m.name === name)!,
+        required_role,
+      );
+    expect(roleOf('GetModelVersion')).toBe(AccessRole.READER);
+    expect(roleOf('PromoteModelVersion')).toBe(AccessRole.WRITER);
+    expect(roleOf('ApproveModelVersion')).toBe(AccessRole.APPROVER);
+    expect(roleOf('UpdatePromotionPolicy')).toBe(AccessRole.ADMIN);
   });
 
   it('stream from the server for Watch calls only', () => {

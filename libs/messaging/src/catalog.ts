@@ -1,5 +1,6 @@
 import { getOption, type DescMessage } from '@bufbuild/protobuf';
 import {
+  AuditEventSchema,
   CallCapturedSchema,
   CaptureFragmentSchema,
   CallEmbeddedSchema,
@@ -109,6 +110,11 @@ export const topics = {
     partitions: 6,
     retentionMs: -1,
     cleanupPolicy: 'compact',
+  }),
+  audit: eventTopic(AuditEventSchema, {
+    keyPurpose: "a resource's history is seen in order",
+    partitions: 6,
+    retentionMs: 365 * day,
   }),
 } as const;
 

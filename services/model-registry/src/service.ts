@@ -106,25 +106,16 @@ function registryModule(config: RegistryConfig, logger: Logger, shared: SharedDr
       RevisionNotifier,
       {
         provide: ModelRegistry,
-        inject: [
-          DatasetStore,
-          ModelVersionStore,
-          RoutingStore,
-          ViewStore,
-          Messaging,
-          RevisionNotifier,
-        ],
+        inject: [DatasetStore, ModelVersionStore, RoutingStore, ViewStore, RevisionNotifier],
         useFactory: (
           datasets: DatasetStore,
           modelVersions: ModelVersionStore,
           routing: RoutingStore,
           views: ViewStore,
-          messaging: Messaging,
           notifier: RevisionNotifier,
         ) =>
           new ModelRegistry(
             { datasets, modelVersions, routing, views },
-            messaging,
             notifier,
             config.routingPollMs,
             logger,

@@ -4,19 +4,20 @@ import {
   GetTaskLineageResponseSchema,
   type GetModelVersionLineageResponse,
   type GetTaskLineageResponse,
-  type ModelStage,
   type ModelVersion,
-  type ModelVersionEvent,
   type Route,
   type WatchRoutingTableResponse,
 } from '@understudy/contracts';
-import { topics, type Messaging } from '@understudy/messaging';
 import type { Logger } from '@understudy/telemetry';
 import type { DatasetStore } from '../drivers/datasets.js';
-import type { ModelVersionStore } from '../drivers/model-versions.js';
-import type { RoutesChange, RoutingStore } from '../drivers/routing.js';
+import type { Actor } from '../drivers/changes.js';
+import type {
+  ModelVersionStore,
+  PromotionInput,
+  RetirementInput,
+} from '../drivers/model-versions.js';
+import type { RoutingStore } from '../drivers/routing.js';
 import type { ViewStore } from '../drivers/views.js';
-import { promoted, registered, retired, rolledBack, routesChanged } from './events.js';
 import type { RevisionNotifier } from './revision-notifier.js';
 import { requireFields } from './validation.js';
 
@@ -25,15 +26,6 @@ export interface RegistryStores {
   readonly modelVersions: ModelVersionStore;
   readonly routing: RoutingStore;
   readonly views: ViewStore;
-}
-
-export interface PromoteInput {
-  readonly tenantId: string;
-  readonly modelVersionId: string;
-  readonly target: ModelStage;
-  readonly trafficPercent: number;
-  readonly etag: string;
-  readonly reason: string;
 }
 
 export interface WatchOptions {
@@ -45,25 +37,26 @@ export interface WatchOptions {
 }
 
 /**
- * The registry's operations that span stores and events. State changes commit first, then their
- * events are published; a crash in between loses the events (the transactional outbox that
- * closes this gap comes with the registry's hardening).
+ * The registry's operations that span stores. Every state change commits with its events and
+ * audit entries (see drivers/changes.ts); the outbox relay publishes them after commit.
  */
 export class ModelRegistry {
   constructor(
     private readonly stores: RegistryStores,
-    private readonly messaging: Messaging,
     private readonly notifier: RevisionNotifier,
     private readonly pollMs: number,
     private readonly logger: Logger,
   ) {}
 
-  async register(requestId: string, input: ModelVersion): Promise<ModelVersion> {
-    const { modelVersion, created } = await this.stores.modelVersions.register(requestId, input);
+  async register(requestId: string, input: ModelVersion, actor: Actor): Promise<ModelVersion> {
+    const { modelVersion, created } = await this.stores.modelVersions.register(
+      requestId,
+      input,
+      actor,
+    );
     if (created) {
-      await this.messaging.publish(topics.modelVersions, registered(modelVersion));
       this.logger.info(
-        { tenantId: modelVersion.tenantId, modelVersionId: modelVersion.modelVersionId },
+        { tenantId: modelVersion.tenantId, modelVersionId: modelVersion.modelVersionId, actor },
         'model version registered',
       );
     }
@@ -71,16 +64,12 @@ export class ModelRegistry {
   }
 
   async promote(
-    input: PromoteInput,
+    input: PromotionInput,
   ): Promise<{ modelVersion: ModelVersion; routes: Route[]; revision: bigint }> {
     const result = await this.stores.modelVersions.promote(input);
     const { modelVersion, from } = result.promoted;
     if (result.routesChange !== undefined) {
-      const reason = `replaced by version ${String(modelVersion.version)} (${modelVersion.modelVersionId})`;
-      await this.announce(result.routesChange, [
-        promoted(modelVersion, from),
-        ...result.displaced.map((change) => rolledBack(change.modelVersion, change.from, reason)),
-      ]);
+      this.notifier.announce(result.routesChange.revision);
       this.logger.info(
         {
           tenantId: input.tenantId,
@@ -88,6 +77,7 @@ export class ModelRegistry {
           from,
           to: modelVersion.stage,
           reason: input.reason,
+          actor: input.actor,
         },
         'model version promoted',
       );
@@ -95,23 +85,10 @@ export class ModelRegistry {
     return { modelVersion, routes: result.routes.routes, revision: result.routes.revision };
   }
 
-  async retire(
-    tenantId: string,
-    modelVersionId: string,
-    etag: string,
-    reason: string,
-  ): Promise<ModelVersion> {
-    const result = await this.stores.modelVersions.retire(tenantId, modelVersionId, etag);
-    const { modelVersion, from } = result.retired;
-    if (from !== modelVersion.stage) {
-      const event = retired(modelVersion, reason);
-      if (result.routesChange === undefined) {
-        await this.messaging.publish(topics.modelVersions, event);
-      } else {
-        await this.announce(result.routesChange, [event]);
-      }
-    }
-    return modelVersion;
+  async retire(input: RetirementInput): Promise<ModelVersion> {
+    const result = await this.stores.modelVersions.retire(input);
+    if (result.routesChange !== undefined) this.notifier.announce(result.routesChange.revision);
+    return result.retired.modelVersion;
   }
 
   /** The routing table as a stream: a snapshot unless resumable, then each change in order. */
@@ -180,18 +157,5 @@ export class ModelRegistry {
       modelVersions,
       routes,
     });
-  }
-
-  /** Wakes local watchers, then tells everyone else. */
-  private async announce(
-    change: RoutesChange,
-    events: readonly ModelVersionEvent[],
-  ): Promise<void> {
-    this.notifier.announce(change.revision);
-    await this.messaging.publishAll(topics.modelVersions, events);
-    await this.messaging.publish(
-      topics.routes,
-      routesChanged(change.tenantId, change.revision, change.routes),
-    );
   }
 }

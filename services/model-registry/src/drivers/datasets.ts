@@ -1,10 +1,11 @@
 import { create, toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { DatasetSchema, type Dataset } from '@understudy/contracts';
-import { mapDatabaseError, withTransaction } from '@understudy/database';
+import { DatasetSchema, ResourceType, type Dataset } from '@understudy/contracts';
+import { mapDatabaseError } from '@understudy/database';
 import type { DataSource } from 'typeorm';
 import { digestOf, nextPageToken, offsetOf, pageSizeOf, parseOrderBy } from '../domain/paging.js';
 import { notFound, requestReused, requireFields } from '../domain/validation.js';
+import { inChange, type Actor } from './changes.js';
 import { DatasetRow } from './entities.js';
 import { lockTask, nextVersion } from './locks.js';
 import { datasetOf, jsonOf } from './mapping.js';
@@ -28,7 +29,7 @@ const orderFields = { created_at: 'createdAt', version: 'version' };
 export class DatasetStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  async create(requestId: string, input: Dataset): Promise<Dataset> {
+  async create(requestId: string, input: Dataset, actor: Actor): Promise<Dataset> {
     const { tenantId, taskId, datasetId } = input;
     requireFields({
       request_id: requestId,
@@ -37,7 +38,7 @@ export class DatasetStore {
       dataset_id: datasetId,
     });
     const digest = digestOf(toJson(DatasetSchema, input));
-    return withTransaction(this.dataSource, async (manager) => {
+    return inChange(this.dataSource, actor, async (manager, log) => {
       await lockTask(manager, tenantId, taskId);
       const repeated = await manager.findOneBy(DatasetRow, { tenantId, requestId });
       if (repeated !== null) {
@@ -59,6 +60,14 @@ export class DatasetStore {
         requestDigest: digest,
         body: jsonOf(DatasetSchema, dataset),
         createdAt,
+      });
+      log.audit({
+        tenantId,
+        action: 'CreateDataset',
+        resourceType: ResourceType.DATASET,
+        resourceId: datasetId,
+        requestId,
+        details: { taskId, version: dataset.version },
       });
       return dataset;
     });

@@ -1,4 +1,4 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 import type { StageName } from '../domain/stages.js';
 
 /*
@@ -105,6 +105,38 @@ export class RoutingChangeRow {
   @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
 }
 
+/** An event waiting for the relay; deleted once Kafka has it. */
+@Entity('outbox')
+export class OutboxRow {
+  /** Assigned by the database; bigint arrives as a string. */
+  @PrimaryGeneratedColumn('increment', { type: 'bigint' }) id!: string;
+  @Column('text') topic!: string;
+  @Column('text') key!: string;
+  @Column('text', { name: 'event_id' }) eventId!: string;
+  /** The event in binary protobuf, exactly as it will be published. */
+  @Column('bytea') payload!: Buffer;
+  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
+}
+
+/** One audit log entry; the table refuses updates and deletes (see the migration). */
+@Entity('audit_entry')
+export class AuditEntryRow {
+  /** Insertion order, the tie-breaker of equal times; bigint arrives as a string. */
+  @PrimaryGeneratedColumn('increment', { type: 'bigint' }) seq!: string;
+  @Column('uuid', { name: 'audit_entry_id' }) auditEntryId!: string;
+  @Column('text', { name: 'tenant_id' }) tenantId!: string;
+  @Column('timestamptz', { name: 'occurred_at' }) occurredAt!: Date;
+  @Column('text') actor!: string;
+  @Column('text') action!: string;
+  /** ResourceType name, e.g. `MODEL_VERSION`. */
+  @Column('text', { name: 'resource_type' }) resourceType!: string;
+  @Column('text', { name: 'resource_id' }) resourceId!: string;
+  @Column('text', { name: 'request_id' }) requestId!: string;
+  @Column('text') reason!: string;
+  @Column('jsonb') details!: object;
+  @Column('text', { name: 'trace_id' }) traceId!: string;
+}
+
 export const entities = [
   TaskRow,
   TrainingRunRow,
@@ -113,4 +145,6 @@ export const entities = [
   ModelVersionRow,
   RouteRow,
   RoutingChangeRow,
+  OutboxRow,
+  AuditEntryRow,
 ];

@@ -23,6 +23,11 @@ const records = migrations.map((migration) => ({
 
 const tz = 'timestamp with time zone';
 
+/*
+ * The first migration's schema, spelled out: the keys and columns the stores were built on.
+ * Later migrations are checked against the schema their own up() leaves (see below), so adding
+ * one does not mean editing this list.
+ */
 const tables = [
   'dataset',
   'model_version',
@@ -119,6 +124,17 @@ const objects = [
 ].sort();
 
 let dataSource: DataSource;
+
+/** Reads the catalog through another database's connection. */
+async function withDataSource<T>(other: DataSource, read: () => Promise<T>): Promise<T> {
+  const own = dataSource;
+  dataSource = other;
+  try {
+    return await read();
+  } finally {
+    dataSource = own;
+  }
+}
 
 beforeAll(async () => {
   const database = await createDatabase(inject('testbed').postgres, uniqueName('registry-schema'));
@@ -246,6 +262,52 @@ async function schemaOf() {
 
 const expected = { tables, columns, nullable: [], constraints, indexes, objects };
 
+async function triggersIn(): Promise<string[]> {
+  const found = await rows<{ trigger: string }>(
+    `SELECT pg_get_triggerdef(g.oid) AS trigger
+       FROM pg_trigger g
+       JOIN pg_class t ON t.oid = g.tgrelid
+       JOIN pg_namespace n ON n.oid = t.relnamespace
+      WHERE n.nspname = $1 AND NOT g.tgisinternal
+      ORDER BY g.tgname`,
+  );
+  return found.map((row) => row.trigger);
+}
+
+/** Everything a migration can change, for comparing an up() with the down() that undoes it. */
+async function fullSchemaOf() {
+  return { ...(await schemaOf()), triggers: await triggersIn() };
+}
+
+/**
+ * The schema after each prefix of the migrations, each applied to a fresh database, so that
+ * reverting the k-th migration can be compared with never having applied it.
+ */
+async function schemasAfterEachMigration() {
+  const schemas = [];
+  for (let count = 0; count <= migrations.length; count += 1) {
+    const database = await createDatabase(
+      inject('testbed').postgres,
+      uniqueName(`registry-prefix-${String(count)}`),
+    );
+    const prefix = await openDatabase(
+      { url: postgresUrl(database), poolSize: 1 },
+      {
+        schema,
+        entities,
+        migrations: migrations.slice(0, count),
+        applicationName: 'registry-migrations-test',
+      },
+    );
+    try {
+      schemas.push(await withDataSource(prefix, fullSchemaOf));
+    } finally {
+      await prefix.destroy();
+    }
+  }
+  return schemas;
+}
+
 describe('registry migrations', () => {
   it('are all applied at boot on a fresh database, into the registry schema', async () => {
     expect(names.length).toBeGreaterThan(0);
@@ -255,7 +317,10 @@ describe('registry migrations', () => {
   });
 
   it('leave the tables, columns, keys, checks and indexes the stores rely on', async () => {
-    expect(await schemaOf()).toEqual(expected);
+    const current = await schemaOf();
+    for (const [part, items] of Object.entries(expected)) {
+      expect(current[part as keyof typeof current], part).toEqual(expect.arrayContaining(items));
+    }
     // RoutingStore bumps the single head row and never inserts it.
     expect(await rows('SELECT id, revision FROM routing_head', [])).toEqual([
       { id: 1, revision: '0' },
@@ -294,12 +359,33 @@ describe('registry migrations', () => {
     expect(missing.map((row) => row.column)).toEqual([]);
   });
 
-  it('revert one by one, newest first, to an empty schema', async () => {
+  it('keep the audit log append-only', async () => {
+    await rows(
+      `INSERT INTO audit_entry (audit_entry_id, tenant_id, occurred_at, actor, action,
+         resource_type, resource_id, request_id, reason, details, trace_id)
+       VALUES (gen_random_uuid(), 'acme', now(), 'ops', 'Test', 'MODEL_VERSION', 'mv', '', '',
+         '{}', '')`,
+      [],
+    );
+    for (const statement of [
+      "UPDATE audit_entry SET actor = 'someone else'",
+      'DELETE FROM audit_entry',
+      'TRUNCATE audit_entry',
+    ]) {
+      await expect(rows(statement, []), statement).rejects.toThrow(/append-only/);
+    }
+    expect(await rows('SELECT actor FROM audit_entry', [])).toEqual([{ actor: 'ops' }]);
+  });
+
+  it('revert one by one, newest first, each to the schema before it was applied', async () => {
+    const before = await schemasAfterEachMigration();
+    expect(await fullSchemaOf()).toEqual(before[names.length]);
     for (let left = names.length - 1; left >= 0; left -= 1) {
       // What an operator runs to roll back: one step under the migration lock.
       expect(await revert(dataSource)).toEqual([records[left]]);
       expect(await applied()).toEqual(names.slice(0, left));
       expect(await pendingMigrations(dataSource)).toEqual(records.slice(left));
+      expect(await fullSchemaOf(), `after reverting ${names[left] ?? ''}`).toEqual(before[left]);
     }
     expect(await objectsIn()).toEqual([]);
     expect(await tablesIn(schema)).toEqual([]);
@@ -310,14 +396,15 @@ describe('registry migrations', () => {
   });
 
   it('apply again from empty to the same schema, and only once', async () => {
+    const [full] = (await schemasAfterEachMigration()).slice(-1);
     expect(await migrate(dataSource)).toEqual(records);
     expect(await applied()).toEqual(names);
-    expect(await schemaOf()).toEqual(expected);
+    expect(await fullSchemaOf()).toEqual(full);
     expect(await rows('SELECT id, revision FROM routing_head', [])).toEqual([
       { id: 1, revision: '0' },
     ]);
     expect(await migrate(dataSource)).toEqual([]);
     expect(await applied()).toEqual(names);
-    expect(await schemaOf()).toEqual(expected);
+    expect(await fullSchemaOf()).toEqual(full);
   });
 });

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { OutboxAndAudit1767312000000 } from './migration-outbox.js';
 
 /** The registry's first schema: read views, datasets, model versions, routes, revisions. */
 export class CreateRegistry1767225600000 implements MigrationInterface {
@@ -130,4 +131,4 @@ export class CreateRegistry1767225600000 implements MigrationInterface {
   }
 }
 
-export const migrations = [CreateRegistry1767225600000];
+export const migrations = [CreateRegistry1767225600000, OutboxAndAudit1767312000000];

@@ -5,14 +5,18 @@ import {
   FallbackPolicySchema,
   ModelStage,
   ModelVersionSchema,
+  ResourceType,
   type ModelVersion,
 } from '@understudy/contracts';
-import { mapDatabaseError, withTransaction } from '@understudy/database';
+import { mapDatabaseError } from '@understudy/database';
+import { topics } from '@understudy/messaging';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { digestOf, nextPageToken, offsetOf, pageSizeOf, parseOrderBy } from '../domain/paging.js';
 import { planPromotion, stageName, stageOf, type PromotionPlan } from '../domain/stages.js';
 import { notFound, requestReused, requireFields } from '../domain/validation.js';
+import { promoted, registered, retired, rolledBack, routesChanged } from '../domain/events.js';
+import { inChange, type Actor, type ChangeLog } from './changes.js';
 import { DatasetRow, ModelVersionRow, RouteRow, TrainingRunRow } from './entities.js';
 import { lockTask, nextVersion } from './locks.js';
 import { etagOf, jsonOf, modelVersionOf, routeOf } from './mapping.js';
@@ -50,6 +54,16 @@ export interface PromotionInput {
   readonly target: ModelStage;
   readonly trafficPercent: number;
   readonly etag: string;
+  readonly reason: string;
+  readonly actor: Actor;
+}
+
+export interface RetirementInput {
+  readonly tenantId: string;
+  readonly modelVersionId: string;
+  readonly etag: string;
+  readonly reason: string;
+  readonly actor: Actor;
 }
 
 export interface PromotionResult {
@@ -85,6 +99,7 @@ export class ModelVersionStore {
   async register(
     requestId: string,
     input: ModelVersion,
+    actor: Actor,
   ): Promise<{ modelVersion: ModelVersion; created: boolean }> {
     const { tenantId, taskId, runId, datasetId, baseModel } = input;
     requireFields({
@@ -96,7 +111,7 @@ export class ModelVersionStore {
       base_model: baseModel,
     });
     const digest = digestOf(toJson(ModelVersionSchema, input));
-    return withTransaction(this.dataSource, async (manager) => {
+    return inChange(this.dataSource, actor, async (manager, log) => {
       await lockTask(manager, tenantId, taskId);
       const repeated = await manager.findOneBy(ModelVersionRow, { tenantId, requestId });
       if (repeated !== null) {
@@ -128,7 +143,17 @@ export class ModelVersionStore {
         updatedAt: now,
       };
       await manager.insert(ModelVersionRow, row);
-      return { modelVersion: modelVersionOf(row), created: true };
+      const modelVersion = modelVersionOf(row);
+      log.event(topics.modelVersions, registered(modelVersion));
+      log.audit({
+        tenantId,
+        action: 'RegisterModelVersion',
+        resourceType: ResourceType.MODEL_VERSION,
+        resourceId: modelVersionId,
+        requestId,
+        details: { taskId, runId, datasetId, version: row.version, baseModel },
+      });
+      return { modelVersion, created: true };
     });
   }
 
@@ -194,7 +219,7 @@ export class ModelVersionStore {
   /** Applies the promotion state machine and the task's new routes in one transaction. */
   async promote(input: PromotionInput): Promise<PromotionResult> {
     const { tenantId, modelVersionId } = input;
-    return this.changeStage(tenantId, modelVersionId, input.etag, async (manager, row) => {
+    return this.changeStage(input, async (manager, log, row) => {
       const taskRoutes = await manager.find(RouteRow, { where: { tenantId, taskId: row.taskId } });
       const plan: PromotionPlan = planPromotion({
         modelVersionId,
@@ -227,19 +252,41 @@ export class ModelVersionStore {
         tenantId,
         modelVersionId: In([modelVersionId, ...plan.displaced]),
       });
-      const promoted = await this.saveStage(manager, row, plan.to.stage, plan.to.trafficPercent);
+      const promotedVersion = await this.saveStage(
+        manager,
+        row,
+        plan.to.stage,
+        plan.to.trafficPercent,
+      );
       await manager.insert(RouteRow, this.routeFor(row, plan.to.stage, plan.to.trafficPercent));
-      return {
-        promoted: { modelVersion: promoted, from },
-        displaced,
-        routesChange: await recordRoutesChange(manager, tenantId),
-      };
+      const routesChange = await recordRoutesChange(manager, tenantId);
+      const replaced = `replaced by version ${String(promotedVersion.version)} (${modelVersionId})`;
+      log.event(topics.modelVersions, promoted(promotedVersion, from));
+      for (const change of displaced) {
+        log.event(topics.modelVersions, rolledBack(change.modelVersion, change.from, replaced));
+      }
+      log.event(topics.routes, routesChanged(tenantId, routesChange.revision, routesChange.routes));
+      log.audit({
+        tenantId,
+        action: 'PromoteModelVersion',
+        resourceType: ResourceType.MODEL_VERSION,
+        resourceId: modelVersionId,
+        reason: input.reason,
+        details: {
+          stage: { from: stageName(from), to: stageName(plan.to.stage) },
+          trafficPercent: plan.to.trafficPercent,
+          displaced: displaced.map((change) => change.modelVersion.modelVersionId),
+          revision: routesChange.revision.toString(),
+        },
+      });
+      return { promoted: { modelVersion: promotedVersion, from }, displaced, routesChange };
     });
   }
 
   /** Withdraws a version for good and removes its route; retiring it again changes nothing. */
-  async retire(tenantId: string, modelVersionId: string, etag: string): Promise<RetirementResult> {
-    const result = await this.changeStage(tenantId, modelVersionId, etag, async (manager, row) => {
+  async retire(input: RetirementInput): Promise<RetirementResult> {
+    const { tenantId, modelVersionId } = input;
+    const result = await this.changeStage(input, async (manager, log, row) => {
       const from = stageOf(row.stage);
       if (from === ModelStage.RETIRED) {
         return {
@@ -249,13 +296,25 @@ export class ModelVersionStore {
         };
       }
       const removed = await manager.delete(RouteRow, { tenantId, modelVersionId });
-      const retired = await this.saveStage(manager, row, ModelStage.RETIRED, 0);
-      return {
-        promoted: { modelVersion: retired, from },
-        displaced: [],
-        routesChange:
-          (removed.affected ?? 0) > 0 ? await recordRoutesChange(manager, tenantId) : undefined,
-      };
+      const retiredVersion = await this.saveStage(manager, row, ModelStage.RETIRED, 0);
+      const routesChange =
+        (removed.affected ?? 0) > 0 ? await recordRoutesChange(manager, tenantId) : undefined;
+      log.event(topics.modelVersions, retired(retiredVersion, input.reason));
+      if (routesChange !== undefined) {
+        log.event(
+          topics.routes,
+          routesChanged(tenantId, routesChange.revision, routesChange.routes),
+        );
+      }
+      log.audit({
+        tenantId,
+        action: 'RetireModelVersion',
+        resourceType: ResourceType.MODEL_VERSION,
+        resourceId: modelVersionId,
+        reason: input.reason,
+        details: { stage: { from: stageName(from), to: stageName(ModelStage.RETIRED) } },
+      });
+      return { promoted: { modelVersion: retiredVersion, from }, displaced: [], routesChange };
     });
     return { retired: result.promoted, routesChange: result.routesChange };
   }
@@ -266,21 +325,21 @@ export class ModelVersionStore {
    * the task's routes as they are after it.
    */
   private async changeStage(
-    tenantId: string,
-    modelVersionId: string,
-    etag: string,
+    target: { tenantId: string; modelVersionId: string; etag: string; actor: Actor },
     change: (
       manager: EntityManager,
+      log: ChangeLog,
       row: ModelVersionRow,
     ) => Promise<Omit<PromotionResult, 'routes'>>,
   ): Promise<PromotionResult> {
+    const { tenantId, modelVersionId, etag } = target;
     requireFields({ tenant_id: tenantId, model_version_id: modelVersionId });
     const located = await this.dataSource.manager
       .findOne(ModelVersionRow, { where: { tenantId, modelVersionId }, select: { taskId: true } })
       .catch(rethrow);
     if (located === null) throw notFound('model version', modelVersionId);
     const { taskId } = located;
-    return withTransaction(this.dataSource, async (manager) => {
+    return inChange(this.dataSource, target.actor, async (manager, log) => {
       await lockTask(manager, tenantId, taskId);
       const row = await manager.findOneByOrFail(ModelVersionRow, { tenantId, modelVersionId });
       if (etag !== '' && etag !== etagOf(row.rowVersion)) {
@@ -290,7 +349,7 @@ export class ModelVersionStore {
           { retryable: false },
         );
       }
-      const result = await change(manager, row);
+      const result = await change(manager, log, row);
       const [head] = await manager.query<{ revision: string }[]>(
         'SELECT revision FROM routing_head WHERE id = 1',
       );

@@ -19,6 +19,7 @@ import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { GrpcServer, GrpcService, type CallContext, type ServiceImpl } from '@understudy/grpc';
 import { ModelRegistry } from '../domain/model-registry.js';
 import { requireFields } from '../domain/validation.js';
+import type { Actor } from '../drivers/changes.js';
 import { DatasetStore } from '../drivers/datasets.js';
 import { ModelVersionStore } from '../drivers/model-versions.js';
 import { RoutingStore } from '../drivers/routing.js';
@@ -38,6 +39,9 @@ export const unimplementedRpcs = [
   'UpdateRoute',
   'RollbackRoute',
   'ListAuditEntries',
+  'ApproveModelVersion',
+  'GetPromotionPolicy',
+  'UpdatePromotionPolicy',
 ] as const;
 
 function unimplemented(rpc: (typeof unimplementedRpcs)[number]): never {
@@ -45,6 +49,11 @@ function unimplemented(rpc: (typeof unimplementedRpcs)[number]): never {
     ErrorCode.Unimplemented,
     `ModelRegistryService.${rpc} is not implemented yet in this registry version`,
   );
+}
+
+/** Who made a change, for the audit log: the authenticated caller. */
+function actorOf(context: CallContext): Actor {
+  return context.principal?.subject ?? '';
 }
 
 function required<T>(value: T | undefined, field: string): T {
@@ -71,9 +80,9 @@ export class RegistryGrpc implements Impl {
     return { task: await this.views.getTask(request.tenantId, request.taskId) };
   }
 
-  async createDataset(request: CreateDatasetRequest) {
+  async createDataset(request: CreateDatasetRequest, context: CallContext) {
     const dataset = required(request.dataset, 'dataset');
-    return { dataset: await this.datasets.create(request.requestId, dataset) };
+    return { dataset: await this.datasets.create(request.requestId, dataset, actorOf(context)) };
   }
 
   async getDataset(request: GetDatasetRequest) {
@@ -84,9 +93,11 @@ export class RegistryGrpc implements Impl {
     return this.datasets.list(request);
   }
 
-  async registerModelVersion(request: RegisterModelVersionRequest) {
+  async registerModelVersion(request: RegisterModelVersionRequest, context: CallContext) {
     const input = required(request.modelVersion, 'model_version');
-    return { modelVersion: await this.registry.register(request.requestId, input) };
+    return {
+      modelVersion: await this.registry.register(request.requestId, input, actorOf(context)),
+    };
   }
 
   async getModelVersion(request: GetModelVersionRequest) {
@@ -99,7 +110,7 @@ export class RegistryGrpc implements Impl {
     return this.modelVersions.list(request);
   }
 
-  promoteModelVersion(request: PromoteModelVersionRequest) {
+  promoteModelVersion(request: PromoteModelVersionRequest, context: CallContext) {
     return this.registry.promote({
       tenantId: request.tenantId,
       modelVersionId: request.modelVersionId,
@@ -107,12 +118,21 @@ export class RegistryGrpc implements Impl {
       trafficPercent: request.trafficPercent,
       etag: request.etag,
       reason: request.reason,
+      actor: actorOf(context),
     });
   }
 
-  async retireModelVersion(request: RetireModelVersionRequest) {
+  async retireModelVersion(request: RetireModelVersionRequest, context: CallContext) {
     const { tenantId, modelVersionId, etag, reason } = request;
-    return { modelVersion: await this.registry.retire(tenantId, modelVersionId, etag, reason) };
+    return {
+      modelVersion: await this.registry.retire({
+        tenantId,
+        modelVersionId,
+        etag,
+        reason,
+        actor: actorOf(context),
+      }),
+    };
   }
 
   async getRoutingTable(request: GetRoutingTableRequest) {
@@ -148,4 +168,8 @@ export class RegistryGrpc implements Impl {
   updateRoute: Impl['updateRoute'] = () => unimplemented('UpdateRoute');
   rollbackRoute: Impl['rollbackRoute'] = () => unimplemented('RollbackRoute');
   listAuditEntries: Impl['listAuditEntries'] = () => unimplemented('ListAuditEntries');
+  approveModelVersion: Impl['approveModelVersion'] = () => unimplemented('ApproveModelVersion');
+  getPromotionPolicy: Impl['getPromotionPolicy'] = () => unimplemented('GetPromotionPolicy');
+  updatePromotionPolicy: Impl['updatePromotionPolicy'] = () =>
+    unimplemented('UpdatePromotionPolicy');
 }

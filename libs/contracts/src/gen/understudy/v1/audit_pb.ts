@@ -8,13 +8,40 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { EventMeta } from "./common_pb.js";
+import { file_understudy_v1_common } from "./common_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file understudy/v1/audit.proto.
  */
 export const file_understudy_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("Chl1bmRlcnN0dWR5L3YxL2F1ZGl0LnByb3RvEg11bmRlcnN0dWR5LnYxIrACCgpBdWRpdEVudHJ5EhYKDmF1ZGl0X2VudHJ5X2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWN0b3IYBCABKAkSDgoGYWN0aW9uGAUgASgJEjIKDXJlc291cmNlX3R5cGUYBiABKA4yGy51bmRlcnN0dWR5LnYxLlJlc291cmNlVHlwZRITCgtyZXNvdXJjZV9pZBgHIAEoCRISCgpyZXF1ZXN0X2lkGAggASgJEg4KBnJlYXNvbhgJIAEoCRIoCgdkZXRhaWxzGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCgh0cmFjZV9pZBgLIAEoCSrYAQoMUmVzb3VyY2VUeXBlEh0KGVJFU09VUkNFX1RZUEVfVU5TUEVDSUZJRUQQABIWChJSRVNPVVJDRV9UWVBFX1RBU0sQARIZChVSRVNPVVJDRV9UWVBFX0RBVEFTRVQQAhIeChpSRVNPVVJDRV9UWVBFX1RSQUlOSU5HX1JVThADEh8KG1JFU09VUkNFX1RZUEVfTU9ERUxfVkVSU0lPThAEEhwKGFJFU09VUkNFX1RZUEVfRVZBTFVBVElPThAFEhcKE1JFU09VUkNFX1RZUEVfUk9VVEUQBmIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chl1bmRlcnN0dWR5L3YxL2F1ZGl0LnByb3RvEg11bmRlcnN0dWR5LnYxIowBCgpBdWRpdEV2ZW50EiYKBG1ldGEYASABKAsyGC51bmRlcnN0dWR5LnYxLkV2ZW50TWV0YRIoCgVlbnRyeRgCIAEoCzIZLnVuZGVyc3R1ZHkudjEuQXVkaXRFbnRyeTosirUYKAoTdW5kZXJzdHVkeS5hdWRpdC52MRIRZW50cnkucmVzb3VyY2VfaWQisAIKCkF1ZGl0RW50cnkSFgoOYXVkaXRfZW50cnlfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgEIAEoCRIOCgZhY3Rpb24YBSABKAkSMgoNcmVzb3VyY2VfdHlwZRgGIAEoDjIbLnVuZGVyc3R1ZHkudjEuUmVzb3VyY2VUeXBlEhMKC3Jlc291cmNlX2lkGAcgASgJEhIKCnJlcXVlc3RfaWQYCCABKAkSDgoGcmVhc29uGAkgASgJEigKB2RldGFpbHMYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhAKCHRyYWNlX2lkGAsgASgJKvwBCgxSZXNvdXJjZVR5cGUSHQoZUkVTT1VSQ0VfVFlQRV9VTlNQRUNJRklFRBAAEhYKElJFU09VUkNFX1RZUEVfVEFTSxABEhkKFVJFU09VUkNFX1RZUEVfREFUQVNFVBACEh4KGlJFU09VUkNFX1RZUEVfVFJBSU5JTkdfUlVOEAMSHwobUkVTT1VSQ0VfVFlQRV9NT0RFTF9WRVJTSU9OEAQSHAoYUkVTT1VSQ0VfVFlQRV9FVkFMVUFUSU9OEAUSFwoTUkVTT1VSQ0VfVFlQRV9ST1VURRAGEiIKHlJFU09VUkNFX1RZUEVfUFJPTU9USU9OX1BPTElDWRAHYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_understudy_v1_common]);
+
+/**
+ * A change the model registry made, as recorded in its audit log. Keyed by resource so that a
+ * resource's history is seen in order.
+ *
+ * @generated from message understudy.v1.AuditEvent
+ */
+export type AuditEvent = Message<"understudy.v1.AuditEvent"> & {
+  /**
+   * @generated from field: understudy.v1.EventMeta meta = 1;
+   */
+  meta?: EventMeta | undefined;
+
+  /**
+   * @generated from field: understudy.v1.AuditEntry entry = 2;
+   */
+  entry?: AuditEntry | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.AuditEvent.
+ * Use `create(AuditEventSchema)` to create a new message.
+ */
+export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_audit, 0);
 
 /**
  * One change recorded by the model registry. Entries are append-only.
@@ -95,7 +122,7 @@ export type AuditEntry = Message<"understudy.v1.AuditEntry"> & {
  * Use `create(AuditEntrySchema)` to create a new message.
  */
 export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_audit, 0);
+  messageDesc(file_understudy_v1_audit, 1);
 
 /**
  * @generated from enum understudy.v1.ResourceType
@@ -135,6 +162,11 @@ export enum ResourceType {
    * @generated from enum value: RESOURCE_TYPE_ROUTE = 6;
    */
   ROUTE = 6,
+
+  /**
+   * @generated from enum value: RESOURCE_TYPE_PROMOTION_POLICY = 7;
+   */
+  PROMOTION_POLICY = 7,
 }
 
 /**

@@ -4,9 +4,9 @@
 // @generated from file understudy/v1/common.proto (package understudy.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MessageOptions, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { GenEnum, GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { MessageOptions, MethodOptions, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file understudy/v1/common.proto.
  */
 export const file_understudy_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("Chp1bmRlcnN0dWR5L3YxL2NvbW1vbi5wcm90bxINdW5kZXJzdHVkeS52MSItCgpLYWZrYVRvcGljEgwKBG5hbWUYASABKAkSEQoJa2V5X2ZpZWxkGAIgASgJIrQBCglFdmVudE1ldGESEAoIZXZlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghwcm9kdWNlchgEIAEoCRIUCgx0cmFjZV9wYXJlbnQYBSABKAkSEwoLdHJhY2Vfc3RhdGUYBiABKAkSFAoMY2F1c2F0aW9uX2lkGAcgASgJImAKCU9iamVjdFJlZhIOCgZidWNrZXQYASABKAkSCwoDa2V5GAIgASgJEg4KBnNoYTI1NhgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgDEhIKCm1lZGlhX3R5cGUYBSABKAkiagoKVGltZVdpbmRvdxIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6XQoLa2Fma2FfdG9waWMSHy5nb29nbGUucHJvdG9idWYuTWVzc2FnZU9wdGlvbnMY0YYDIAEoCzIZLnVuZGVyc3R1ZHkudjEuS2Fma2FUb3BpY1IKa2Fma2FUb3BpY2IGcHJvdG8z", [file_google_protobuf_descriptor, file_google_protobuf_timestamp]);
+  fileDesc("Chp1bmRlcnN0dWR5L3YxL2NvbW1vbi5wcm90bxINdW5kZXJzdHVkeS52MSItCgpLYWZrYVRvcGljEgwKBG5hbWUYASABKAkSEQoJa2V5X2ZpZWxkGAIgASgJIrQBCglFdmVudE1ldGESEAoIZXZlbnRfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghwcm9kdWNlchgEIAEoCRIUCgx0cmFjZV9wYXJlbnQYBSABKAkSEwoLdHJhY2Vfc3RhdGUYBiABKAkSFAoMY2F1c2F0aW9uX2lkGAcgASgJImAKCU9iamVjdFJlZhIOCgZidWNrZXQYASABKAkSCwoDa2V5GAIgASgJEg4KBnNoYTI1NhgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgDEhIKCm1lZGlhX3R5cGUYBSABKAkiagoKVGltZVdpbmRvdxIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqigEKCkFjY2Vzc1JvbGUSGwoXQUNDRVNTX1JPTEVfVU5TUEVDSUZJRUQQABIWChJBQ0NFU1NfUk9MRV9SRUFERVIQARIWChJBQ0NFU1NfUk9MRV9XUklURVIQAhIYChRBQ0NFU1NfUk9MRV9BUFBST1ZFUhADEhUKEUFDQ0VTU19ST0xFX0FETUlOEAQ6XQoLa2Fma2FfdG9waWMSHy5nb29nbGUucHJvdG9idWYuTWVzc2FnZU9wdGlvbnMY0YYDIAEoCzIZLnVuZGVyc3R1ZHkudjEuS2Fma2FUb3BpY1IKa2Fma2FUb3BpYzpgCg1yZXF1aXJlZF9yb2xlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY0oYDIAEoDjIZLnVuZGVyc3R1ZHkudjEuQWNjZXNzUm9sZVIMcmVxdWlyZWRSb2xlYgZwcm90bzM", [file_google_protobuf_descriptor, file_google_protobuf_timestamp]);
 
 /**
  * Where an event message is published.
@@ -180,6 +180,54 @@ export const TimeWindowSchema: GenMessage<TimeWindow> = /*@__PURE__*/
   messageDesc(file_understudy_v1_common, 3);
 
 /**
+ * What a caller may do. Each role includes the ones before it: a writer may read, an approver
+ * may write, an admin may do anything.
+ *
+ * @generated from enum understudy.v1.AccessRole
+ */
+export enum AccessRole {
+  /**
+   * @generated from enum value: ACCESS_ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Reads records, routes and lineage.
+   *
+   * @generated from enum value: ACCESS_ROLE_READER = 1;
+   */
+  READER = 1,
+
+  /**
+   * Services and automation: records datasets, model versions and evaluations, promotes and
+   * rolls back within the promotion policy.
+   *
+   * @generated from enum value: ACCESS_ROLE_WRITER = 2;
+   */
+  WRITER = 2,
+
+  /**
+   * Approves promotions where the policy requires it, and reads the audit log.
+   *
+   * @generated from enum value: ACCESS_ROLE_APPROVER = 3;
+   */
+  APPROVER = 3,
+
+  /**
+   * Changes promotion policies.
+   *
+   * @generated from enum value: ACCESS_ROLE_ADMIN = 4;
+   */
+  ADMIN = 4,
+}
+
+/**
+ * Describes the enum understudy.v1.AccessRole.
+ */
+export const AccessRoleSchema: GenEnum<AccessRole> = /*@__PURE__*/
+  enumDesc(file_understudy_v1_common, 0);
+
+/**
  * Marks a message as a Kafka event and names where it travels. Producers and consumers read
  * it from the schema (protobuf-es `getOption(schema, kafka_topic)`) so that topic names and
  * partition keys have a single source of truth.
@@ -188,4 +236,13 @@ export const TimeWindowSchema: GenMessage<TimeWindow> = /*@__PURE__*/
  */
 export const kafka_topic: GenExtension<MessageOptions, KafkaTopic> = /*@__PURE__*/
   extDesc(file_understudy_v1_common, 0);
+
+/**
+ * The least role a caller needs for an RPC. Servers read it from the schema, so the role map
+ * has one source of truth, visible through reflection.
+ *
+ * @generated from extension: understudy.v1.AccessRole required_role = 50002;
+ */
+export const required_role: GenExtension<MethodOptions, AccessRole> = /*@__PURE__*/
+  extDesc(file_understudy_v1_common, 1);
 

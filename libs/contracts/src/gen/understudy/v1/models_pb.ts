@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file understudy/v1/models.proto.
  */
 export const file_understudy_v1_models: GenFile = /*@__PURE__*/
-  fileDesc("Chp1bmRlcnN0dWR5L3YxL21vZGVscy5wcm90bxINdW5kZXJzdHVkeS52MSKGAwoRTW9kZWxWZXJzaW9uRXZlbnQSJgoEbWV0YRgBIAEoCzIYLnVuZGVyc3R1ZHkudjEuRXZlbnRNZXRhEhgKEG1vZGVsX3ZlcnNpb25faWQYAiABKAkSDwoHdGFza19pZBgDIAEoCRI7CgpyZWdpc3RlcmVkGAQgASgLMiUudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb25SZWdpc3RlcmVkSAASNwoIcHJvbW90ZWQYBSABKAsyIy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvblByb21vdGVkSAASPAoLcm9sbGVkX2JhY2sYBiABKAsyJS51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvblJvbGxlZEJhY2tIABI1CgdyZXRpcmVkGAcgASgLMiIudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb25SZXRpcmVkSAA6K4q1GCcKHHVuZGVyc3R1ZHkubW9kZWwtdmVyc2lvbnMudjESB3Rhc2tfaWRCBgoEa2luZCJMChZNb2RlbFZlcnNpb25SZWdpc3RlcmVkEjIKDW1vZGVsX3ZlcnNpb24YASABKAsyGy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbiKmAQoUTW9kZWxWZXJzaW9uUHJvbW90ZWQSMgoNbW9kZWxfdmVyc2lvbhgBIAEoCzIbLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uEi0KCmZyb21fc3RhZ2UYAiABKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USKwoIdG9fc3RhZ2UYAyABKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2UiuAEKFk1vZGVsVmVyc2lvblJvbGxlZEJhY2sSMgoNbW9kZWxfdmVyc2lvbhgBIAEoCzIbLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uEi0KCmZyb21fc3RhZ2UYAiABKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USKwoIdG9fc3RhZ2UYAyABKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USDgoGcmVhc29uGAQgASgJIlkKE01vZGVsVmVyc2lvblJldGlyZWQSMgoNbW9kZWxfdmVyc2lvbhgBIAEoCzIbLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uEg4KBnJlYXNvbhgCIAEoCSKJBQoMTW9kZWxWZXJzaW9uEhgKEG1vZGVsX3ZlcnNpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSDgoGcnVuX2lkGAQgASgJEhIKCmRhdGFzZXRfaWQYBSABKAkSDwoHdmVyc2lvbhgGIAEoBRISCgpiYXNlX21vZGVsGAcgASgJEi8KB2FkYXB0ZXIYCCABKAsyHi51bmRlcnN0dWR5LnYxLkFkYXB0ZXJBcnRpZmFjdBIUCgxzZXJ2aW5nX25hbWUYCSABKAkSKAoFc3RhZ2UYCiABKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USFwoPdHJhZmZpY19wZXJjZW50GAsgASgFEjkKB21ldHJpY3MYDCADKAsyKC51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbi5NZXRyaWNzRW50cnkSEwoLZGVzY3JpcHRpb24YDSABKAkSNwoGbGFiZWxzGA4gAygLMicudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24uTGFiZWxzRW50cnkSEgoKcmVxdWVzdF9pZBgPIAEoCRIuCgpjcmVhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGBIgASgJGi4KDE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiiQQKCkV2YWx1YXRpb24SFQoNZXZhbHVhdGlvbl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgDIAEoCRIrCgRraW5kGAQgASgOMh0udW5kZXJzdHVkeS52MS5FdmFsdWF0aW9uS2luZBISCgpkYXRhc2V0X2lkGAUgASgJEikKBndpbmRvdxgGIAEoCzIZLnVuZGVyc3R1ZHkudjEuVGltZVdpbmRvdxIZChFldmFsdWF0b3JfdmVyc2lvbhgHIAEoCRIVCg1leGFtcGxlX2NvdW50GAggASgDEjcKB21ldHJpY3MYCSADKAsyJi51bmRlcnN0dWR5LnYxLkV2YWx1YXRpb24uTWV0cmljc0VudHJ5EjEKB3ZlcmRpY3QYCiABKA4yIC51bmRlcnN0dWR5LnYxLkV2YWx1YXRpb25WZXJkaWN0Eg8KB3N1bW1hcnkYCyABKAkSKAoGcmVwb3J0GAwgASgLMhgudW5kZXJzdHVkeS52MS5PYmplY3RSZWYSEgoKcmVxdWVzdF9pZBgNIAEoCRIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASqqAQoKTW9kZWxTdGFnZRIbChdNT0RFTF9TVEFHRV9VTlNQRUNJRklFRBAAEhoKFk1PREVMX1NUQUdFX1JFR0lTVEVSRUQQARIWChJNT0RFTF9TVEFHRV9TSEFET1cQAhIWChJNT0RFTF9TVEFHRV9DQU5BUlkQAxIaChZNT0RFTF9TVEFHRV9QUk9EVUNUSU9OEAQSFwoTTU9ERUxfU1RBR0VfUkVUSVJFRBAFKmoKDkV2YWx1YXRpb25LaW5kEh8KG0VWQUxVQVRJT05fS0lORF9VTlNQRUNJRklFRBAAEhsKF0VWQUxVQVRJT05fS0lORF9PRkZMSU5FEAESGgoWRVZBTFVBVElPTl9LSU5EX1NIQURPVxACKnUKEUV2YWx1YXRpb25WZXJkaWN0EiIKHkVWQUxVQVRJT05fVkVSRElDVF9VTlNQRUNJRklFRBAAEh0KGUVWQUxVQVRJT05fVkVSRElDVF9QQVNTRUQQARIdChlFVkFMVUFUSU9OX1ZFUkRJQ1RfRkFJTEVEEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_understudy_v1_common, file_understudy_v1_training]);
+  fileDesc("Chp1bmRlcnN0dWR5L3YxL21vZGVscy5wcm90bxINdW5kZXJzdHVkeS52MSKxBAoRTW9kZWxWZXJzaW9uRXZlbnQSJgoEbWV0YRgBIAEoCzIYLnVuZGVyc3R1ZHkudjEuRXZlbnRNZXRhEhgKEG1vZGVsX3ZlcnNpb25faWQYAiABKAkSDwoHdGFza19pZBgDIAEoCRI7CgpyZWdpc3RlcmVkGAQgASgLMiUudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb25SZWdpc3RlcmVkSAASNwoIcHJvbW90ZWQYBSABKAsyIy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvblByb21vdGVkSAASPAoLcm9sbGVkX2JhY2sYBiABKAsyJS51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvblJvbGxlZEJhY2tIABI1CgdyZXRpcmVkGAcgASgLMiIudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb25SZXRpcmVkSAASNQoHdXBkYXRlZBgIIAEoCzIiLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uVXBkYXRlZEgAEjkKCWV2YWx1YXRlZBgJIAEoCzIkLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uRXZhbHVhdGVkSAASNwoIYXBwcm92ZWQYCiABKAsyIy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbkFwcHJvdmVkSAA6K4q1GCcKHHVuZGVyc3R1ZHkubW9kZWwtdmVyc2lvbnMudjESB3Rhc2tfaWRCBgoEa2luZCJJChNNb2RlbFZlcnNpb25VcGRhdGVkEjIKDW1vZGVsX3ZlcnNpb24YASABKAsyGy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbiJGChVNb2RlbFZlcnNpb25FdmFsdWF0ZWQSLQoKZXZhbHVhdGlvbhgBIAEoCzIZLnVuZGVyc3R1ZHkudjEuRXZhbHVhdGlvbiJBChRNb2RlbFZlcnNpb25BcHByb3ZlZBIpCghhcHByb3ZhbBgBIAEoCzIXLnVuZGVyc3R1ZHkudjEuQXBwcm92YWwiTAoWTW9kZWxWZXJzaW9uUmVnaXN0ZXJlZBIyCg1tb2RlbF92ZXJzaW9uGAEgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24ipgEKFE1vZGVsVmVyc2lvblByb21vdGVkEjIKDW1vZGVsX3ZlcnNpb24YASABKAsyGy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbhItCgpmcm9tX3N0YWdlGAIgASgOMhkudW5kZXJzdHVkeS52MS5Nb2RlbFN0YWdlEisKCHRvX3N0YWdlGAMgASgOMhkudW5kZXJzdHVkeS52MS5Nb2RlbFN0YWdlIrgBChZNb2RlbFZlcnNpb25Sb2xsZWRCYWNrEjIKDW1vZGVsX3ZlcnNpb24YASABKAsyGy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbhItCgpmcm9tX3N0YWdlGAIgASgOMhkudW5kZXJzdHVkeS52MS5Nb2RlbFN0YWdlEisKCHRvX3N0YWdlGAMgASgOMhkudW5kZXJzdHVkeS52MS5Nb2RlbFN0YWdlEg4KBnJlYXNvbhgEIAEoCSJZChNNb2RlbFZlcnNpb25SZXRpcmVkEjIKDW1vZGVsX3ZlcnNpb24YASABKAsyGy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbhIOCgZyZWFzb24YAiABKAki4wUKDE1vZGVsVmVyc2lvbhIYChBtb2RlbF92ZXJzaW9uX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEg4KBnJ1bl9pZBgEIAEoCRISCgpkYXRhc2V0X2lkGAUgASgJEg8KB3ZlcnNpb24YBiABKAUSEgoKYmFzZV9tb2RlbBgHIAEoCRIvCgdhZGFwdGVyGAggASgLMh4udW5kZXJzdHVkeS52MS5BZGFwdGVyQXJ0aWZhY3QSFAoMc2VydmluZ19uYW1lGAkgASgJEigKBXN0YWdlGAogASgOMhkudW5kZXJzdHVkeS52MS5Nb2RlbFN0YWdlEhcKD3RyYWZmaWNfcGVyY2VudBgLIAEoBRI5CgdtZXRyaWNzGAwgAygLMigudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24uTWV0cmljc0VudHJ5EhMKC2Rlc2NyaXB0aW9uGA0gASgJEjcKBmxhYmVscxgOIAMoCzInLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uLkxhYmVsc0VudHJ5EhIKCnJlcXVlc3RfaWQYDyABKAkSLgoKY3JlYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEZXRhZxgSIAEoCRIPCgdsaWNlbnNlGBMgASgJEjAKCWZvb3RwcmludBgUIAEoCzIdLnVuZGVyc3R1ZHkudjEuTW9kZWxGb290cHJpbnQSFQoNcmVnaXN0ZXJlZF9ieRgVIAEoCRouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInwKDk1vZGVsRm9vdHByaW50EhwKFGJhc2VfcGFyYW1ldGVyX2NvdW50GAEgASgDEh8KF2FkYXB0ZXJfcGFyYW1ldGVyX2NvdW50GAIgASgDEhwKFHNlcnZpbmdfbWVtb3J5X2J5dGVzGAMgASgDEg0KBWR0eXBlGAQgASgJIuAECgpFdmFsdWF0aW9uEhUKDWV2YWx1YXRpb25faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEhgKEG1vZGVsX3ZlcnNpb25faWQYAyABKAkSKwoEa2luZBgEIAEoDjIdLnVuZGVyc3R1ZHkudjEuRXZhbHVhdGlvbktpbmQSEgoKZGF0YXNldF9pZBgFIAEoCRIpCgZ3aW5kb3cYBiABKAsyGS51bmRlcnN0dWR5LnYxLlRpbWVXaW5kb3cSGQoRZXZhbHVhdG9yX3ZlcnNpb24YByABKAkSFQoNZXhhbXBsZV9jb3VudBgIIAEoAxI3CgdtZXRyaWNzGAkgAygLMiYudW5kZXJzdHVkeS52MS5FdmFsdWF0aW9uLk1ldHJpY3NFbnRyeRIxCgd2ZXJkaWN0GAogASgOMiAudW5kZXJzdHVkeS52MS5FdmFsdWF0aW9uVmVyZGljdBIPCgdzdW1tYXJ5GAsgASgJEigKBnJlcG9ydBgMIAEoCzIYLnVuZGVyc3R1ZHkudjEuT2JqZWN0UmVmEhIKCnJlcXVlc3RfaWQYDSABKAkSLgoKY3JlYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFc3BsaXQYDyABKA4yGy51bmRlcnN0dWR5LnYxLkRhdGFzZXRTcGxpdBIVCg10ZWFjaGVyX21vZGVsGBAgASgJEhIKCmNyZWF0ZWRfYnkYESABKAkaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEitgEKD1Byb21vdGlvblBvbGljeRIRCgl0ZW5hbnRfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRItCgZndWFyZHMYAyADKAsyHS51bmRlcnN0dWR5LnYxLlByb21vdGlvbkd1YXJkEgwKBGV0YWcYBCABKAkSLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgGIAEoCSKpAgoOUHJvbW90aW9uR3VhcmQSKAoFc3RhZ2UYASABKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USNgoPZXZhbHVhdGlvbl9raW5kGAIgASgOMh0udW5kZXJzdHVkeS52MS5FdmFsdWF0aW9uS2luZBIqCgVzcGxpdBgDIAEoDjIbLnVuZGVyc3R1ZHkudjEuRGF0YXNldFNwbGl0EhgKEGV2YWx1YXRvcl9wcmVmaXgYBCABKAkSMwoLbWluX21ldHJpY3MYBSADKAsyHi51bmRlcnN0dWR5LnYxLk1ldHJpY1RocmVzaG9sZBIeChZyZXF1aXJlX3Bhc3NlZF92ZXJkaWN0GAYgASgIEhoKEnJlcXVpcmVkX2FwcHJvdmFscxgHIAEoBSIuCg9NZXRyaWNUaHJlc2hvbGQSDgoGbWV0cmljGAEgASgJEgsKA21pbhgCIAEoASKAAgoIQXBwcm92YWwSEwoLYXBwcm92YWxfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEhgKEG1vZGVsX3ZlcnNpb25faWQYAyABKAkSLwoMdGFyZ2V0X3N0YWdlGAQgASgOMhkudW5kZXJzdHVkeS52MS5Nb2RlbFN0YWdlEhAKCGFwcHJvdmVyGAUgASgJEg8KB2NvbW1lbnQYBiABKAkSGgoSbW9kZWxfdmVyc2lvbl9ldGFnGAcgASgJEhIKCnJlcXVlc3RfaWQYCCABKAkSLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQAoLR3VhcmRSZXN1bHQSDQoFZ3VhcmQYASABKAkSDgoGcGFzc2VkGAIgASgIEhIKCnZpb2xhdGlvbnMYAyADKAkqqgEKCk1vZGVsU3RhZ2USGwoXTU9ERUxfU1RBR0VfVU5TUEVDSUZJRUQQABIaChZNT0RFTF9TVEFHRV9SRUdJU1RFUkVEEAESFgoSTU9ERUxfU1RBR0VfU0hBRE9XEAISFgoSTU9ERUxfU1RBR0VfQ0FOQVJZEAMSGgoWTU9ERUxfU1RBR0VfUFJPRFVDVElPThAEEhcKE01PREVMX1NUQUdFX1JFVElSRUQQBSpeCgxEYXRhc2V0U3BsaXQSHQoZREFUQVNFVF9TUExJVF9VTlNQRUNJRklFRBAAEhcKE0RBVEFTRVRfU1BMSVRfVFJBSU4QARIWChJEQVRBU0VUX1NQTElUX0VWQUwQAipqCg5FdmFsdWF0aW9uS2luZBIfChtFVkFMVUFUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIbChdFVkFMVUFUSU9OX0tJTkRfT0ZGTElORRABEhoKFkVWQUxVQVRJT05fS0lORF9TSEFET1cQAip1ChFFdmFsdWF0aW9uVmVyZGljdBIiCh5FVkFMVUFUSU9OX1ZFUkRJQ1RfVU5TUEVDSUZJRUQQABIdChlFVkFMVUFUSU9OX1ZFUkRJQ1RfUEFTU0VEEAESHQoZRVZBTFVBVElPTl9WRVJESUNUX0ZBSUxFRBACYgZwcm90bzM", [file_google_protobuf_timestamp, file_understudy_v1_common, file_understudy_v1_training]);
 
 /**
  * A model version was registered or changed stage. Keyed by task so that the promotions and
@@ -70,6 +70,24 @@ export type ModelVersionEvent = Message<"understudy.v1.ModelVersionEvent"> & {
      */
     value: ModelVersionRetired;
     case: "retired";
+  } | {
+    /**
+     * @generated from field: understudy.v1.ModelVersionUpdated updated = 8;
+     */
+    value: ModelVersionUpdated;
+    case: "updated";
+  } | {
+    /**
+     * @generated from field: understudy.v1.ModelVersionEvaluated evaluated = 9;
+     */
+    value: ModelVersionEvaluated;
+    case: "evaluated";
+  } | {
+    /**
+     * @generated from field: understudy.v1.ModelVersionApproved approved = 10;
+     */
+    value: ModelVersionApproved;
+    case: "approved";
   } | { case: undefined; value?: undefined };
 };
 
@@ -79,6 +97,63 @@ export type ModelVersionEvent = Message<"understudy.v1.ModelVersionEvent"> & {
  */
 export const ModelVersionEventSchema: GenMessage<ModelVersionEvent> = /*@__PURE__*/
   messageDesc(file_understudy_v1_models, 0);
+
+/**
+ * The version's description or labels changed.
+ *
+ * @generated from message understudy.v1.ModelVersionUpdated
+ */
+export type ModelVersionUpdated = Message<"understudy.v1.ModelVersionUpdated"> & {
+  /**
+   * @generated from field: understudy.v1.ModelVersion model_version = 1;
+   */
+  modelVersion?: ModelVersion | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.ModelVersionUpdated.
+ * Use `create(ModelVersionUpdatedSchema)` to create a new message.
+ */
+export const ModelVersionUpdatedSchema: GenMessage<ModelVersionUpdated> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_models, 1);
+
+/**
+ * An evaluation of the version was recorded.
+ *
+ * @generated from message understudy.v1.ModelVersionEvaluated
+ */
+export type ModelVersionEvaluated = Message<"understudy.v1.ModelVersionEvaluated"> & {
+  /**
+   * @generated from field: understudy.v1.Evaluation evaluation = 1;
+   */
+  evaluation?: Evaluation | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.ModelVersionEvaluated.
+ * Use `create(ModelVersionEvaluatedSchema)` to create a new message.
+ */
+export const ModelVersionEvaluatedSchema: GenMessage<ModelVersionEvaluated> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_models, 2);
+
+/**
+ * Someone approved the version for a stage.
+ *
+ * @generated from message understudy.v1.ModelVersionApproved
+ */
+export type ModelVersionApproved = Message<"understudy.v1.ModelVersionApproved"> & {
+  /**
+   * @generated from field: understudy.v1.Approval approval = 1;
+   */
+  approval?: Approval | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.ModelVersionApproved.
+ * Use `create(ModelVersionApprovedSchema)` to create a new message.
+ */
+export const ModelVersionApprovedSchema: GenMessage<ModelVersionApproved> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_models, 3);
 
 /**
  * @generated from message understudy.v1.ModelVersionRegistered
@@ -95,7 +170,7 @@ export type ModelVersionRegistered = Message<"understudy.v1.ModelVersionRegister
  * Use `create(ModelVersionRegisteredSchema)` to create a new message.
  */
 export const ModelVersionRegisteredSchema: GenMessage<ModelVersionRegistered> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_models, 1);
+  messageDesc(file_understudy_v1_models, 4);
 
 /**
  * The version moved forward: REGISTERED → SHADOW → CANARY → PRODUCTION, or a canary's traffic
@@ -127,7 +202,7 @@ export type ModelVersionPromoted = Message<"understudy.v1.ModelVersionPromoted">
  * Use `create(ModelVersionPromotedSchema)` to create a new message.
  */
 export const ModelVersionPromotedSchema: GenMessage<ModelVersionPromoted> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_models, 2);
+  messageDesc(file_understudy_v1_models, 5);
 
 /**
  * The version was taken back from a serving stage.
@@ -163,7 +238,7 @@ export type ModelVersionRolledBack = Message<"understudy.v1.ModelVersionRolledBa
  * Use `create(ModelVersionRolledBackSchema)` to create a new message.
  */
 export const ModelVersionRolledBackSchema: GenMessage<ModelVersionRolledBack> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_models, 3);
+  messageDesc(file_understudy_v1_models, 6);
 
 /**
  * The version will never serve again.
@@ -187,7 +262,7 @@ export type ModelVersionRetired = Message<"understudy.v1.ModelVersionRetired"> &
  * Use `create(ModelVersionRetiredSchema)` to create a new message.
  */
 export const ModelVersionRetiredSchema: GenMessage<ModelVersionRetired> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_models, 4);
+  messageDesc(file_understudy_v1_models, 7);
 
 /**
  * A trained adapter registered for a task, with its lineage and rollout stage.
@@ -301,6 +376,25 @@ export type ModelVersion = Message<"understudy.v1.ModelVersion"> & {
    * @generated from field: string etag = 18;
    */
   etag: string;
+
+  /**
+   * SPDX identifier of the base model's licence, e.g. `apache-2.0`; the adapter inherits it.
+   *
+   * @generated from field: string license = 19;
+   */
+  license: string;
+
+  /**
+   * @generated from field: understudy.v1.ModelFootprint footprint = 20;
+   */
+  footprint?: ModelFootprint | undefined;
+
+  /**
+   * Who registered it: the caller's authenticated identity.
+   *
+   * @generated from field: string registered_by = 21;
+   */
+  registeredBy: string;
 };
 
 /**
@@ -308,7 +402,45 @@ export type ModelVersion = Message<"understudy.v1.ModelVersion"> & {
  * Use `create(ModelVersionSchema)` to create a new message.
  */
 export const ModelVersionSchema: GenMessage<ModelVersion> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_models, 5);
+  messageDesc(file_understudy_v1_models, 8);
+
+/**
+ * What serving the version costs.
+ *
+ * @generated from message understudy.v1.ModelFootprint
+ */
+export type ModelFootprint = Message<"understudy.v1.ModelFootprint"> & {
+  /**
+   * @generated from field: int64 base_parameter_count = 1;
+   */
+  baseParameterCount: bigint;
+
+  /**
+   * @generated from field: int64 adapter_parameter_count = 2;
+   */
+  adapterParameterCount: bigint;
+
+  /**
+   * Accelerator memory to serve base and adapter at `dtype`, without the KV cache.
+   *
+   * @generated from field: int64 serving_memory_bytes = 3;
+   */
+  servingMemoryBytes: bigint;
+
+  /**
+   * Weights' data type, e.g. `bfloat16`.
+   *
+   * @generated from field: string dtype = 4;
+   */
+  dtype: string;
+};
+
+/**
+ * Describes the message understudy.v1.ModelFootprint.
+ * Use `create(ModelFootprintSchema)` to create a new message.
+ */
+export const ModelFootprintSchema: GenMessage<ModelFootprint> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_models, 9);
 
 /**
  * How well a model version does the task, measured against the LLM's own outputs.
@@ -399,6 +531,27 @@ export type Evaluation = Message<"understudy.v1.Evaluation"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 14;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * OFFLINE: the split of the dataset the metrics are on (the held-out EVAL split for gates).
+   *
+   * @generated from field: understudy.v1.DatasetSplit split = 15;
+   */
+  split: DatasetSplit;
+
+  /**
+   * The LLM whose answers the version was compared with, e.g. `gpt-4.1`.
+   *
+   * @generated from field: string teacher_model = 16;
+   */
+  teacherModel: string;
+
+  /**
+   * Who recorded it: the caller's authenticated identity.
+   *
+   * @generated from field: string created_by = 17;
+   */
+  createdBy: string;
 };
 
 /**
@@ -406,7 +559,233 @@ export type Evaluation = Message<"understudy.v1.Evaluation"> & {
  * Use `create(EvaluationSchema)` to create a new message.
  */
 export const EvaluationSchema: GenMessage<Evaluation> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_models, 6);
+  messageDesc(file_understudy_v1_models, 10);
+
+/**
+ * What must hold before a version may enter a stage. Policies are per tenant, with per-task
+ * overrides; with none, promotions are unguarded.
+ *
+ * @generated from message understudy.v1.PromotionPolicy
+ */
+export type PromotionPolicy = Message<"understudy.v1.PromotionPolicy"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Empty for the tenant's default, which applies to tasks without a policy of their own.
+   *
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: repeated understudy.v1.PromotionGuard guards = 3;
+   */
+  guards: PromotionGuard[];
+
+  /**
+   * Opaque version of the policy; updates that carry it fail with ABORTED when it is stale.
+   *
+   * @generated from field: string etag = 4;
+   */
+  etag: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 5;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string updated_by = 6;
+   */
+  updatedBy: string;
+};
+
+/**
+ * Describes the message understudy.v1.PromotionPolicy.
+ * Use `create(PromotionPolicySchema)` to create a new message.
+ */
+export const PromotionPolicySchema: GenMessage<PromotionPolicy> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_models, 11);
+
+/**
+ * One condition on promotions into `stage` or any later stage.
+ *
+ * @generated from message understudy.v1.PromotionGuard
+ */
+export type PromotionGuard = Message<"understudy.v1.PromotionGuard"> & {
+  /**
+   * SHADOW, CANARY or PRODUCTION.
+   *
+   * @generated from field: understudy.v1.ModelStage stage = 1;
+   */
+  stage: ModelStage;
+
+  /**
+   * The evaluation that must exist: the newest of this kind (and split, and evaluator), for
+   * the version being promoted. Unset kind means no evaluation is required.
+   *
+   * @generated from field: understudy.v1.EvaluationKind evaluation_kind = 2;
+   */
+  evaluationKind: EvaluationKind;
+
+  /**
+   * @generated from field: understudy.v1.DatasetSplit split = 3;
+   */
+  split: DatasetSplit;
+
+  /**
+   * Only evaluations whose evaluator_version starts with this count; empty matches all.
+   *
+   * @generated from field: string evaluator_prefix = 4;
+   */
+  evaluatorPrefix: string;
+
+  /**
+   * Each metric of that evaluation must be at least its threshold (parity with the teacher).
+   *
+   * @generated from field: repeated understudy.v1.MetricThreshold min_metrics = 5;
+   */
+  minMetrics: MetricThreshold[];
+
+  /**
+   * @generated from field: bool require_passed_verdict = 6;
+   */
+  requirePassedVerdict: boolean;
+
+  /**
+   * How many approvals by distinct approvers, other than the promoter and the registrant.
+   *
+   * @generated from field: int32 required_approvals = 7;
+   */
+  requiredApprovals: number;
+};
+
+/**
+ * Describes the message understudy.v1.PromotionGuard.
+ * Use `create(PromotionGuardSchema)` to create a new message.
+ */
+export const PromotionGuardSchema: GenMessage<PromotionGuard> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_models, 12);
+
+/**
+ * @generated from message understudy.v1.MetricThreshold
+ */
+export type MetricThreshold = Message<"understudy.v1.MetricThreshold"> & {
+  /**
+   * @generated from field: string metric = 1;
+   */
+  metric: string;
+
+  /**
+   * @generated from field: double min = 2;
+   */
+  min: number;
+};
+
+/**
+ * Describes the message understudy.v1.MetricThreshold.
+ * Use `create(MetricThresholdSchema)` to create a new message.
+ */
+export const MetricThresholdSchema: GenMessage<MetricThreshold> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_models, 13);
+
+/**
+ * An approver's consent to a version entering a stage. It holds only for the version as it was
+ * approved: a later change of the version (its etag) voids it.
+ *
+ * @generated from message understudy.v1.Approval
+ */
+export type Approval = Message<"understudy.v1.Approval"> & {
+  /**
+   * @generated from field: string approval_id = 1;
+   */
+  approvalId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string model_version_id = 3;
+   */
+  modelVersionId: string;
+
+  /**
+   * @generated from field: understudy.v1.ModelStage target_stage = 4;
+   */
+  targetStage: ModelStage;
+
+  /**
+   * @generated from field: string approver = 5;
+   */
+  approver: string;
+
+  /**
+   * @generated from field: string comment = 6;
+   */
+  comment: string;
+
+  /**
+   * The version's etag when approved.
+   *
+   * @generated from field: string model_version_etag = 7;
+   */
+  modelVersionEtag: string;
+
+  /**
+   * @generated from field: string request_id = 8;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.Approval.
+ * Use `create(ApprovalSchema)` to create a new message.
+ */
+export const ApprovalSchema: GenMessage<Approval> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_models, 14);
+
+/**
+ * How a promotion fared against one guard.
+ *
+ * @generated from message understudy.v1.GuardResult
+ */
+export type GuardResult = Message<"understudy.v1.GuardResult"> & {
+  /**
+   * The guard, described for people, e.g. `PRODUCTION needs OFFLINE/EVAL exact_match >= 0.9`.
+   *
+   * @generated from field: string guard = 1;
+   */
+  guard: string;
+
+  /**
+   * @generated from field: bool passed = 2;
+   */
+  passed: boolean;
+
+  /**
+   * Why it failed, e.g. `exact_match is 0.84`.
+   *
+   * @generated from field: repeated string violations = 3;
+   */
+  violations: string[];
+};
+
+/**
+ * Describes the message understudy.v1.GuardResult.
+ * Use `create(GuardResultSchema)` to create a new message.
+ */
+export const GuardResultSchema: GenMessage<GuardResult> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_models, 15);
 
 /**
  * Rollout stages, in promotion order.
@@ -462,6 +841,34 @@ export const ModelStageSchema: GenEnum<ModelStage> = /*@__PURE__*/
   enumDesc(file_understudy_v1_models, 0);
 
 /**
+ * @generated from enum understudy.v1.DatasetSplit
+ */
+export enum DatasetSplit {
+  /**
+   * @generated from enum value: DATASET_SPLIT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: DATASET_SPLIT_TRAIN = 1;
+   */
+  TRAIN = 1,
+
+  /**
+   * Held out from training.
+   *
+   * @generated from enum value: DATASET_SPLIT_EVAL = 2;
+   */
+  EVAL = 2,
+}
+
+/**
+ * Describes the enum understudy.v1.DatasetSplit.
+ */
+export const DatasetSplitSchema: GenEnum<DatasetSplit> = /*@__PURE__*/
+  enumDesc(file_understudy_v1_models, 1);
+
+/**
  * @generated from enum understudy.v1.EvaluationKind
  */
 export enum EvaluationKind {
@@ -489,7 +896,7 @@ export enum EvaluationKind {
  * Describes the enum understudy.v1.EvaluationKind.
  */
 export const EvaluationKindSchema: GenEnum<EvaluationKind> = /*@__PURE__*/
-  enumDesc(file_understudy_v1_models, 1);
+  enumDesc(file_understudy_v1_models, 2);
 
 /**
  * @generated from enum understudy.v1.EvaluationVerdict
@@ -517,5 +924,5 @@ export enum EvaluationVerdict {
  * Describes the enum understudy.v1.EvaluationVerdict.
  */
 export const EvaluationVerdictSchema: GenEnum<EvaluationVerdict> = /*@__PURE__*/
-  enumDesc(file_understudy_v1_models, 2);
+  enumDesc(file_understudy_v1_models, 3);
 

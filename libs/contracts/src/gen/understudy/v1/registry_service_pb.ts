@@ -27,7 +27,7 @@ import type { TimeWindow } from "./common_pb.js";
 import { file_understudy_v1_common } from "./common_pb.js";
 import type { Dataset } from "./datasets_pb.js";
 import { file_understudy_v1_datasets } from "./datasets_pb.js";
-import type { Evaluation, EvaluationKind, ModelStage, ModelVersion } from "./models_pb.js";
+import type { Approval, Evaluation, EvaluationKind, GuardResult, ModelStage, ModelVersion, PromotionPolicy } from "./models_pb.js";
 import { file_understudy_v1_models } from "./models_pb.js";
 import type { Route, RoutingTable, RoutingTableChange } from "./routing_pb.js";
 import { file_understudy_v1_routing } from "./routing_pb.js";
@@ -41,7 +41,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file understudy/v1/registry_service.proto.
  */
 export const file_understudy_v1_registry_service: GenFile = /*@__PURE__*/
-  fileDesc("CiR1bmRlcnN0dWR5L3YxL3JlZ2lzdHJ5X3NlcnZpY2UucHJvdG8SDXVuZGVyc3R1ZHkudjEiNAoOR2V0VGFza1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkiNAoPR2V0VGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy51bmRlcnN0dWR5LnYxLlRhc2sitAEKEExpc3RUYXNrc1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEicKBXN0YXRlGAIgASgOMhgudW5kZXJzdHVkeS52MS5UYXNrU3RhdGUSEgoKYWdlbnRfbmFtZRgDIAEoCRIXCg9taW5fc3VpdGFiaWxpdHkYBCABKAESEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSEAoIb3JkZXJfYnkYByABKAkiUAoRTGlzdFRhc2tzUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy51bmRlcnN0dWR5LnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlMKFENyZWF0ZURhdGFzZXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSJwoHZGF0YXNldBgCIAEoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldCJAChVDcmVhdGVEYXRhc2V0UmVzcG9uc2USJwoHZGF0YXNldBgBIAEoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldCI6ChFHZXREYXRhc2V0UmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEgoKZGF0YXNldF9pZBgCIAEoCSI9ChJHZXREYXRhc2V0UmVzcG9uc2USJwoHZGF0YXNldBgBIAEoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldCJyChNMaXN0RGF0YXNldHNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJEhAKCG9yZGVyX2J5GAUgASgJIlkKFExpc3REYXRhc2V0c1Jlc3BvbnNlEigKCGRhdGFzZXRzGAEgAygLMhYudW5kZXJzdHVkeS52MS5EYXRhc2V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJlChtSZWdpc3Rlck1vZGVsVmVyc2lvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIyCg1tb2RlbF92ZXJzaW9uGAIgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24iUgocUmVnaXN0ZXJNb2RlbFZlcnNpb25SZXNwb25zZRIyCg1tb2RlbF92ZXJzaW9uGAEgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24iRQoWR2V0TW9kZWxWZXJzaW9uUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgCIAEoCSJNChdHZXRNb2RlbFZlcnNpb25SZXNwb25zZRIyCg1tb2RlbF92ZXJzaW9uGAEgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24iogEKGExpc3RNb2RlbFZlcnNpb25zUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIpCgZzdGFnZXMYAyADKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSEAoIb3JkZXJfYnkYBiABKAkiaQoZTGlzdE1vZGVsVmVyc2lvbnNSZXNwb25zZRIzCg5tb2RlbF92ZXJzaW9ucxgBIAMoCzIbLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKAAQoZVXBkYXRlTW9kZWxWZXJzaW9uUmVxdWVzdBIyCg1tb2RlbF92ZXJzaW9uGAEgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlAKGlVwZGF0ZU1vZGVsVmVyc2lvblJlc3BvbnNlEjIKDW1vZGVsX3ZlcnNpb24YASABKAsyGy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbiLFAQoaUHJvbW90ZU1vZGVsVmVyc2lvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgDIAEoCRIvCgx0YXJnZXRfc3RhZ2UYBCABKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USFwoPdHJhZmZpY19wZXJjZW50GAUgASgFEgwKBGV0YWcYBiABKAkSDgoGcmVhc29uGAcgASgJIokBChtQcm9tb3RlTW9kZWxWZXJzaW9uUmVzcG9uc2USMgoNbW9kZWxfdmVyc2lvbhgBIAEoCzIbLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uEiQKBnJvdXRlcxgCIAMoCzIULnVuZGVyc3R1ZHkudjEuUm91dGUSEAoIcmV2aXNpb24YAyABKAMiZgoZUmV0aXJlTW9kZWxWZXJzaW9uUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgCIAEoCRIMCgRldGFnGAMgASgJEg4KBnJlYXNvbhgEIAEoCSJQChpSZXRpcmVNb2RlbFZlcnNpb25SZXNwb25zZRIyCg1tb2RlbF92ZXJzaW9uGAEgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24iXAoXQ3JlYXRlRXZhbHVhdGlvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRItCgpldmFsdWF0aW9uGAIgASgLMhkudW5kZXJzdHVkeS52MS5FdmFsdWF0aW9uIkkKGENyZWF0ZUV2YWx1YXRpb25SZXNwb25zZRItCgpldmFsdWF0aW9uGAEgASgLMhkudW5kZXJzdHVkeS52MS5FdmFsdWF0aW9uIkAKFEdldEV2YWx1YXRpb25SZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIVCg1ldmFsdWF0aW9uX2lkGAIgASgJIkYKFUdldEV2YWx1YXRpb25SZXNwb25zZRItCgpldmFsdWF0aW9uGAEgASgLMhkudW5kZXJzdHVkeS52MS5FdmFsdWF0aW9uIqsBChZMaXN0RXZhbHVhdGlvbnNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIYChBtb2RlbF92ZXJzaW9uX2lkGAIgASgJEisKBGtpbmQYAyABKA4yHS51bmRlcnN0dWR5LnYxLkV2YWx1YXRpb25LaW5kEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJEhAKCG9yZGVyX2J5GAYgASgJImIKF0xpc3RFdmFsdWF0aW9uc1Jlc3BvbnNlEi4KC2V2YWx1YXRpb25zGAEgAygLMhkudW5kZXJzdHVkeS52MS5FdmFsdWF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIrChZHZXRSb3V0aW5nVGFibGVSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCSJNChdHZXRSb3V0aW5nVGFibGVSZXNwb25zZRIyCg1yb3V0aW5nX3RhYmxlGAEgASgLMhsudW5kZXJzdHVkeS52MS5Sb3V0aW5nVGFibGUiNgoPR2V0Um91dGVSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIQCghyb3V0ZV9pZBgCIAEoCSI3ChBHZXRSb3V0ZVJlc3BvbnNlEiMKBXJvdXRlGAEgASgLMhQudW5kZXJzdHVkeS52MS5Sb3V0ZSKbAQoRTGlzdFJvdXRlc1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSKQoGc3RhZ2VzGAMgAygOMhkudW5kZXJzdHVkeS52MS5Nb2RlbFN0YWdlEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJEhAKCG9yZGVyX2J5GAYgASgJIlMKEkxpc3RSb3V0ZXNSZXNwb25zZRIkCgZyb3V0ZXMYASADKAsyFC51bmRlcnN0dWR5LnYxLlJvdXRlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJqChJVcGRhdGVSb3V0ZVJlcXVlc3QSIwoFcm91dGUYASABKAsyFC51bmRlcnN0dWR5LnYxLlJvdXRlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJMChNVcGRhdGVSb3V0ZVJlc3BvbnNlEiMKBXJvdXRlGAEgASgLMhQudW5kZXJzdHVkeS52MS5Sb3V0ZRIQCghyZXZpc2lvbhgCIAEoAyJ5ChRSb2xsYmFja1JvdXRlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIZChFleHBlY3RlZF9yZXZpc2lvbhgFIAEoAyJPChVSb2xsYmFja1JvdXRlUmVzcG9uc2USJAoGcm91dGVzGAEgAygLMhQudW5kZXJzdHVkeS52MS5Sb3V0ZRIQCghyZXZpc2lvbhgCIAEoAyJEChhXYXRjaFJvdXRpbmdUYWJsZVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhUKDWZyb21fcmV2aXNpb24YAiABKAMiiQEKGVdhdGNoUm91dGluZ1RhYmxlUmVzcG9uc2USLwoIc25hcHNob3QYASABKAsyGy51bmRlcnN0dWR5LnYxLlJvdXRpbmdUYWJsZUgAEjMKBmNoYW5nZRgCIAEoCzIhLnVuZGVyc3R1ZHkudjEuUm91dGluZ1RhYmxlQ2hhbmdlSABCBgoEa2luZCJMCh1HZXRNb2RlbFZlcnNpb25MaW5lYWdlUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgCIAEoCSKEAgoeR2V0TW9kZWxWZXJzaW9uTGluZWFnZVJlc3BvbnNlEjIKDW1vZGVsX3ZlcnNpb24YASABKAsyGy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbhIwCgx0cmFpbmluZ19ydW4YAiABKAsyGi51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuEicKB2RhdGFzZXQYAyABKAsyFi51bmRlcnN0dWR5LnYxLkRhdGFzZXQSIQoEdGFzaxgEIAEoCzITLnVuZGVyc3R1ZHkudjEuVGFzaxIwCg1zb3VyY2Vfd2luZG93GAUgASgLMhkudW5kZXJzdHVkeS52MS5UaW1lV2luZG93IjsKFUdldFRhc2tMaW5lYWdlUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCSKjAgoWR2V0VGFza0xpbmVhZ2VSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMudW5kZXJzdHVkeS52MS5UYXNrEigKCGRhdGFzZXRzGAIgAygLMhYudW5kZXJzdHVkeS52MS5EYXRhc2V0EjEKDXRyYWluaW5nX3J1bnMYAyADKAsyGi51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuEjMKDm1vZGVsX3ZlcnNpb25zGAQgAygLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24SLgoLZXZhbHVhdGlvbnMYBSADKAsyGS51bmRlcnN0dWR5LnYxLkV2YWx1YXRpb24SJAoGcm91dGVzGAYgAygLMhQudW5kZXJzdHVkeS52MS5Sb3V0ZSLoAQoXTGlzdEF1ZGl0RW50cmllc1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEjIKDXJlc291cmNlX3R5cGUYAiABKA4yGy51bmRlcnN0dWR5LnYxLlJlc291cmNlVHlwZRITCgtyZXNvdXJjZV9pZBgDIAEoCRINCgVhY3RvchgEIAEoCRIpCgZ3aW5kb3cYBSABKAsyGS51bmRlcnN0dWR5LnYxLlRpbWVXaW5kb3cSEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkSEAoIb3JkZXJfYnkYCCABKAkiZQoYTGlzdEF1ZGl0RW50cmllc1Jlc3BvbnNlEjAKDWF1ZGl0X2VudHJpZXMYASADKAsyGS51bmRlcnN0dWR5LnYxLkF1ZGl0RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMrMRChRNb2RlbFJlZ2lzdHJ5U2VydmljZRJICgdHZXRUYXNrEh0udW5kZXJzdHVkeS52MS5HZXRUYXNrUmVxdWVzdBoeLnVuZGVyc3R1ZHkudjEuR2V0VGFza1Jlc3BvbnNlEk4KCUxpc3RUYXNrcxIfLnVuZGVyc3R1ZHkudjEuTGlzdFRhc2tzUmVxdWVzdBogLnVuZGVyc3R1ZHkudjEuTGlzdFRhc2tzUmVzcG9uc2USWgoNQ3JlYXRlRGF0YXNldBIjLnVuZGVyc3R1ZHkudjEuQ3JlYXRlRGF0YXNldFJlcXVlc3QaJC51bmRlcnN0dWR5LnYxLkNyZWF0ZURhdGFzZXRSZXNwb25zZRJRCgpHZXREYXRhc2V0EiAudW5kZXJzdHVkeS52MS5HZXREYXRhc2V0UmVxdWVzdBohLnVuZGVyc3R1ZHkudjEuR2V0RGF0YXNldFJlc3BvbnNlElcKDExpc3REYXRhc2V0cxIiLnVuZGVyc3R1ZHkudjEuTGlzdERhdGFzZXRzUmVxdWVzdBojLnVuZGVyc3R1ZHkudjEuTGlzdERhdGFzZXRzUmVzcG9uc2USbwoUUmVnaXN0ZXJNb2RlbFZlcnNpb24SKi51bmRlcnN0dWR5LnYxLlJlZ2lzdGVyTW9kZWxWZXJzaW9uUmVxdWVzdBorLnVuZGVyc3R1ZHkudjEuUmVnaXN0ZXJNb2RlbFZlcnNpb25SZXNwb25zZRJgCg9HZXRNb2RlbFZlcnNpb24SJS51bmRlcnN0dWR5LnYxLkdldE1vZGVsVmVyc2lvblJlcXVlc3QaJi51bmRlcnN0dWR5LnYxLkdldE1vZGVsVmVyc2lvblJlc3BvbnNlEmYKEUxpc3RNb2RlbFZlcnNpb25zEicudW5kZXJzdHVkeS52MS5MaXN0TW9kZWxWZXJzaW9uc1JlcXVlc3QaKC51bmRlcnN0dWR5LnYxLkxpc3RNb2RlbFZlcnNpb25zUmVzcG9uc2USaQoSVXBkYXRlTW9kZWxWZXJzaW9uEigudW5kZXJzdHVkeS52MS5VcGRhdGVNb2RlbFZlcnNpb25SZXF1ZXN0GikudW5kZXJzdHVkeS52MS5VcGRhdGVNb2RlbFZlcnNpb25SZXNwb25zZRJsChNQcm9tb3RlTW9kZWxWZXJzaW9uEikudW5kZXJzdHVkeS52MS5Qcm9tb3RlTW9kZWxWZXJzaW9uUmVxdWVzdBoqLnVuZGVyc3R1ZHkudjEuUHJvbW90ZU1vZGVsVmVyc2lvblJlc3BvbnNlEmkKElJldGlyZU1vZGVsVmVyc2lvbhIoLnVuZGVyc3R1ZHkudjEuUmV0aXJlTW9kZWxWZXJzaW9uUmVxdWVzdBopLnVuZGVyc3R1ZHkudjEuUmV0aXJlTW9kZWxWZXJzaW9uUmVzcG9uc2USYwoQQ3JlYXRlRXZhbHVhdGlvbhImLnVuZGVyc3R1ZHkudjEuQ3JlYXRlRXZhbHVhdGlvblJlcXVlc3QaJy51bmRlcnN0dWR5LnYxLkNyZWF0ZUV2YWx1YXRpb25SZXNwb25zZRJaCg1HZXRFdmFsdWF0aW9uEiMudW5kZXJzdHVkeS52MS5HZXRFdmFsdWF0aW9uUmVxdWVzdBokLnVuZGVyc3R1ZHkudjEuR2V0RXZhbHVhdGlvblJlc3BvbnNlEmAKD0xpc3RFdmFsdWF0aW9ucxIlLnVuZGVyc3R1ZHkudjEuTGlzdEV2YWx1YXRpb25zUmVxdWVzdBomLnVuZGVyc3R1ZHkudjEuTGlzdEV2YWx1YXRpb25zUmVzcG9uc2USYAoPR2V0Um91dGluZ1RhYmxlEiUudW5kZXJzdHVkeS52MS5HZXRSb3V0aW5nVGFibGVSZXF1ZXN0GiYudW5kZXJzdHVkeS52MS5HZXRSb3V0aW5nVGFibGVSZXNwb25zZRJLCghHZXRSb3V0ZRIeLnVuZGVyc3R1ZHkudjEuR2V0Um91dGVSZXF1ZXN0Gh8udW5kZXJzdHVkeS52MS5HZXRSb3V0ZVJlc3BvbnNlElEKCkxpc3RSb3V0ZXMSIC51bmRlcnN0dWR5LnYxLkxpc3RSb3V0ZXNSZXF1ZXN0GiEudW5kZXJzdHVkeS52MS5MaXN0Um91dGVzUmVzcG9uc2USVAoLVXBkYXRlUm91dGUSIS51bmRlcnN0dWR5LnYxLlVwZGF0ZVJvdXRlUmVxdWVzdBoiLnVuZGVyc3R1ZHkudjEuVXBkYXRlUm91dGVSZXNwb25zZRJaCg1Sb2xsYmFja1JvdXRlEiMudW5kZXJzdHVkeS52MS5Sb2xsYmFja1JvdXRlUmVxdWVzdBokLnVuZGVyc3R1ZHkudjEuUm9sbGJhY2tSb3V0ZVJlc3BvbnNlEmgKEVdhdGNoUm91dGluZ1RhYmxlEicudW5kZXJzdHVkeS52MS5XYXRjaFJvdXRpbmdUYWJsZVJlcXVlc3QaKC51bmRlcnN0dWR5LnYxLldhdGNoUm91dGluZ1RhYmxlUmVzcG9uc2UwARJ1ChZHZXRNb2RlbFZlcnNpb25MaW5lYWdlEiwudW5kZXJzdHVkeS52MS5HZXRNb2RlbFZlcnNpb25MaW5lYWdlUmVxdWVzdBotLnVuZGVyc3R1ZHkudjEuR2V0TW9kZWxWZXJzaW9uTGluZWFnZVJlc3BvbnNlEl0KDkdldFRhc2tMaW5lYWdlEiQudW5kZXJzdHVkeS52MS5HZXRUYXNrTGluZWFnZVJlcXVlc3QaJS51bmRlcnN0dWR5LnYxLkdldFRhc2tMaW5lYWdlUmVzcG9uc2USYwoQTGlzdEF1ZGl0RW50cmllcxImLnVuZGVyc3R1ZHkudjEuTGlzdEF1ZGl0RW50cmllc1JlcXVlc3QaJy51bmRlcnN0dWR5LnYxLkxpc3RBdWRpdEVudHJpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_understudy_v1_audit, file_understudy_v1_common, file_understudy_v1_datasets, file_understudy_v1_models, file_understudy_v1_routing, file_understudy_v1_tasks, file_understudy_v1_training]);
+  fileDesc("CiR1bmRlcnN0dWR5L3YxL3JlZ2lzdHJ5X3NlcnZpY2UucHJvdG8SDXVuZGVyc3R1ZHkudjEiNAoOR2V0VGFza1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkiNAoPR2V0VGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy51bmRlcnN0dWR5LnYxLlRhc2sitAEKEExpc3RUYXNrc1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEicKBXN0YXRlGAIgASgOMhgudW5kZXJzdHVkeS52MS5UYXNrU3RhdGUSEgoKYWdlbnRfbmFtZRgDIAEoCRIXCg9taW5fc3VpdGFiaWxpdHkYBCABKAESEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkSEAoIb3JkZXJfYnkYByABKAkiUAoRTGlzdFRhc2tzUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy51bmRlcnN0dWR5LnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlMKFENyZWF0ZURhdGFzZXRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSJwoHZGF0YXNldBgCIAEoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldCJAChVDcmVhdGVEYXRhc2V0UmVzcG9uc2USJwoHZGF0YXNldBgBIAEoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldCI6ChFHZXREYXRhc2V0UmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEgoKZGF0YXNldF9pZBgCIAEoCSI9ChJHZXREYXRhc2V0UmVzcG9uc2USJwoHZGF0YXNldBgBIAEoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldCJyChNMaXN0RGF0YXNldHNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJEhAKCG9yZGVyX2J5GAUgASgJIlkKFExpc3REYXRhc2V0c1Jlc3BvbnNlEigKCGRhdGFzZXRzGAEgAygLMhYudW5kZXJzdHVkeS52MS5EYXRhc2V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJlChtSZWdpc3Rlck1vZGVsVmVyc2lvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIyCg1tb2RlbF92ZXJzaW9uGAIgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24iUgocUmVnaXN0ZXJNb2RlbFZlcnNpb25SZXNwb25zZRIyCg1tb2RlbF92ZXJzaW9uGAEgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24iRQoWR2V0TW9kZWxWZXJzaW9uUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgCIAEoCSJNChdHZXRNb2RlbFZlcnNpb25SZXNwb25zZRIyCg1tb2RlbF92ZXJzaW9uGAEgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24iogEKGExpc3RNb2RlbFZlcnNpb25zUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIpCgZzdGFnZXMYAyADKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSEAoIb3JkZXJfYnkYBiABKAkiaQoZTGlzdE1vZGVsVmVyc2lvbnNSZXNwb25zZRIzCg5tb2RlbF92ZXJzaW9ucxgBIAMoCzIbLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKAAQoZVXBkYXRlTW9kZWxWZXJzaW9uUmVxdWVzdBIyCg1tb2RlbF92ZXJzaW9uGAEgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIlAKGlVwZGF0ZU1vZGVsVmVyc2lvblJlc3BvbnNlEjIKDW1vZGVsX3ZlcnNpb24YASABKAsyGy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbiL3AQoaUHJvbW90ZU1vZGVsVmVyc2lvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgDIAEoCRIvCgx0YXJnZXRfc3RhZ2UYBCABKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USFwoPdHJhZmZpY19wZXJjZW50GAUgASgFEgwKBGV0YWcYBiABKAkSDgoGcmVhc29uGAcgASgJEhkKEWV4cGVjdGVkX3JldmlzaW9uGAggASgDEhUKDXZhbGlkYXRlX29ubHkYCSABKAgivAEKG1Byb21vdGVNb2RlbFZlcnNpb25SZXNwb25zZRIyCg1tb2RlbF92ZXJzaW9uGAEgASgLMhsudW5kZXJzdHVkeS52MS5Nb2RlbFZlcnNpb24SJAoGcm91dGVzGAIgAygLMhQudW5kZXJzdHVkeS52MS5Sb3V0ZRIQCghyZXZpc2lvbhgDIAEoAxIxCg1ndWFyZF9yZXN1bHRzGAQgAygLMhoudW5kZXJzdHVkeS52MS5HdWFyZFJlc3VsdCJmChlSZXRpcmVNb2RlbFZlcnNpb25SZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIYChBtb2RlbF92ZXJzaW9uX2lkGAIgASgJEgwKBGV0YWcYAyABKAkSDgoGcmVhc29uGAQgASgJIlAKGlJldGlyZU1vZGVsVmVyc2lvblJlc3BvbnNlEjIKDW1vZGVsX3ZlcnNpb24YASABKAsyGy51bmRlcnN0dWR5LnYxLk1vZGVsVmVyc2lvbiKtAQoaQXBwcm92ZU1vZGVsVmVyc2lvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSGAoQbW9kZWxfdmVyc2lvbl9pZBgDIAEoCRIvCgx0YXJnZXRfc3RhZ2UYBCABKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USDAoEZXRhZxgFIAEoCRIPCgdjb21tZW50GAYgASgJIkgKG0FwcHJvdmVNb2RlbFZlcnNpb25SZXNwb25zZRIpCghhcHByb3ZhbBgBIAEoCzIXLnVuZGVyc3R1ZHkudjEuQXBwcm92YWwiPwoZR2V0UHJvbW90aW9uUG9saWN5UmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCSJMChpHZXRQcm9tb3Rpb25Qb2xpY3lSZXNwb25zZRIuCgZwb2xpY3kYASABKAsyHi51bmRlcnN0dWR5LnYxLlByb21vdGlvblBvbGljeSJ/ChxVcGRhdGVQcm9tb3Rpb25Qb2xpY3lSZXF1ZXN0Ei4KBnBvbGljeRgBIAEoCzIeLnVuZGVyc3R1ZHkudjEuUHJvbW90aW9uUG9saWN5Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJPCh1VcGRhdGVQcm9tb3Rpb25Qb2xpY3lSZXNwb25zZRIuCgZwb2xpY3kYASABKAsyHi51bmRlcnN0dWR5LnYxLlByb21vdGlvblBvbGljeSJcChdDcmVhdGVFdmFsdWF0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEi0KCmV2YWx1YXRpb24YAiABKAsyGS51bmRlcnN0dWR5LnYxLkV2YWx1YXRpb24iSQoYQ3JlYXRlRXZhbHVhdGlvblJlc3BvbnNlEi0KCmV2YWx1YXRpb24YASABKAsyGS51bmRlcnN0dWR5LnYxLkV2YWx1YXRpb24iQAoUR2V0RXZhbHVhdGlvblJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhUKDWV2YWx1YXRpb25faWQYAiABKAkiRgoVR2V0RXZhbHVhdGlvblJlc3BvbnNlEi0KCmV2YWx1YXRpb24YASABKAsyGS51bmRlcnN0dWR5LnYxLkV2YWx1YXRpb24iqwEKFkxpc3RFdmFsdWF0aW9uc1JlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhgKEG1vZGVsX3ZlcnNpb25faWQYAiABKAkSKwoEa2luZBgDIAEoDjIdLnVuZGVyc3R1ZHkudjEuRXZhbHVhdGlvbktpbmQSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSEAoIb3JkZXJfYnkYBiABKAkiYgoXTGlzdEV2YWx1YXRpb25zUmVzcG9uc2USLgoLZXZhbHVhdGlvbnMYASADKAsyGS51bmRlcnN0dWR5LnYxLkV2YWx1YXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKFkdldFJvdXRpbmdUYWJsZVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJIk0KF0dldFJvdXRpbmdUYWJsZVJlc3BvbnNlEjIKDXJvdXRpbmdfdGFibGUYASABKAsyGy51bmRlcnN0dWR5LnYxLlJvdXRpbmdUYWJsZSI2Cg9HZXRSb3V0ZVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhAKCHJvdXRlX2lkGAIgASgJIjcKEEdldFJvdXRlUmVzcG9uc2USIwoFcm91dGUYASABKAsyFC51bmRlcnN0dWR5LnYxLlJvdXRlIpsBChFMaXN0Um91dGVzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIpCgZzdGFnZXMYAyADKA4yGS51bmRlcnN0dWR5LnYxLk1vZGVsU3RhZ2USEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSEAoIb3JkZXJfYnkYBiABKAkiUwoSTGlzdFJvdXRlc1Jlc3BvbnNlEiQKBnJvdXRlcxgBIAMoCzIULnVuZGVyc3R1ZHkudjEuUm91dGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImoKElVwZGF0ZVJvdXRlUmVxdWVzdBIjCgVyb3V0ZRgBIAEoCzIULnVuZGVyc3R1ZHkudjEuUm91dGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkwKE1VwZGF0ZVJvdXRlUmVzcG9uc2USIwoFcm91dGUYASABKAsyFC51bmRlcnN0dWR5LnYxLlJvdXRlEhAKCHJldmlzaW9uGAIgASgDInkKFFJvbGxiYWNrUm91dGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJEhkKEWV4cGVjdGVkX3JldmlzaW9uGAUgASgDIk8KFVJvbGxiYWNrUm91dGVSZXNwb25zZRIkCgZyb3V0ZXMYASADKAsyFC51bmRlcnN0dWR5LnYxLlJvdXRlEhAKCHJldmlzaW9uGAIgASgDIkQKGFdhdGNoUm91dGluZ1RhYmxlUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSFQoNZnJvbV9yZXZpc2lvbhgCIAEoAyKJAQoZV2F0Y2hSb3V0aW5nVGFibGVSZXNwb25zZRIvCghzbmFwc2hvdBgBIAEoCzIbLnVuZGVyc3R1ZHkudjEuUm91dGluZ1RhYmxlSAASMwoGY2hhbmdlGAIgASgLMiEudW5kZXJzdHVkeS52MS5Sb3V0aW5nVGFibGVDaGFuZ2VIAEIGCgRraW5kIkwKHUdldE1vZGVsVmVyc2lvbkxpbmVhZ2VSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIYChBtb2RlbF92ZXJzaW9uX2lkGAIgASgJIuACCh5HZXRNb2RlbFZlcnNpb25MaW5lYWdlUmVzcG9uc2USMgoNbW9kZWxfdmVyc2lvbhgBIAEoCzIbLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uEjAKDHRyYWluaW5nX3J1bhgCIAEoCzIaLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW4SJwoHZGF0YXNldBgDIAEoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldBIhCgR0YXNrGAQgASgLMhMudW5kZXJzdHVkeS52MS5UYXNrEjAKDXNvdXJjZV93aW5kb3cYBSABKAsyGS51bmRlcnN0dWR5LnYxLlRpbWVXaW5kb3cSLgoLZXZhbHVhdGlvbnMYBiADKAsyGS51bmRlcnN0dWR5LnYxLkV2YWx1YXRpb24SKgoJYXBwcm92YWxzGAcgAygLMhcudW5kZXJzdHVkeS52MS5BcHByb3ZhbCJZChVHZXRUYXNrTGluZWFnZVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSHAoUaW5jbHVkZV9wcmVkZWNlc3NvcnMYAyABKAgiwQIKFkdldFRhc2tMaW5lYWdlUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnVuZGVyc3R1ZHkudjEuVGFzaxIoCghkYXRhc2V0cxgCIAMoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldBIxCg10cmFpbmluZ19ydW5zGAMgAygLMhoudW5kZXJzdHVkeS52MS5UcmFpbmluZ1J1bhIzCg5tb2RlbF92ZXJzaW9ucxgEIAMoCzIbLnVuZGVyc3R1ZHkudjEuTW9kZWxWZXJzaW9uEi4KC2V2YWx1YXRpb25zGAUgAygLMhkudW5kZXJzdHVkeS52MS5FdmFsdWF0aW9uEiQKBnJvdXRlcxgGIAMoCzIULnVuZGVyc3R1ZHkudjEuUm91dGUSHAoUcHJlZGVjZXNzb3JfdGFza19pZHMYByADKAki6AEKF0xpc3RBdWRpdEVudHJpZXNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIyCg1yZXNvdXJjZV90eXBlGAIgASgOMhsudW5kZXJzdHVkeS52MS5SZXNvdXJjZVR5cGUSEwoLcmVzb3VyY2VfaWQYAyABKAkSDQoFYWN0b3IYBCABKAkSKQoGd2luZG93GAUgASgLMhkudW5kZXJzdHVkeS52MS5UaW1lV2luZG93EhEKCXBhZ2Vfc2l6ZRgGIAEoBRISCgpwYWdlX3Rva2VuGAcgASgJEhAKCG9yZGVyX2J5GAggASgJImUKGExpc3RBdWRpdEVudHJpZXNSZXNwb25zZRIwCg1hdWRpdF9lbnRyaWVzGAEgAygLMhkudW5kZXJzdHVkeS52MS5BdWRpdEVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKcFQoUTW9kZWxSZWdpc3RyeVNlcnZpY2USTgoHR2V0VGFzaxIdLnVuZGVyc3R1ZHkudjEuR2V0VGFza1JlcXVlc3QaHi51bmRlcnN0dWR5LnYxLkdldFRhc2tSZXNwb25zZSIEkLUYARJUCglMaXN0VGFza3MSHy51bmRlcnN0dWR5LnYxLkxpc3RUYXNrc1JlcXVlc3QaIC51bmRlcnN0dWR5LnYxLkxpc3RUYXNrc1Jlc3BvbnNlIgSQtRgBEmAKDUNyZWF0ZURhdGFzZXQSIy51bmRlcnN0dWR5LnYxLkNyZWF0ZURhdGFzZXRSZXF1ZXN0GiQudW5kZXJzdHVkeS52MS5DcmVhdGVEYXRhc2V0UmVzcG9uc2UiBJC1GAISVwoKR2V0RGF0YXNldBIgLnVuZGVyc3R1ZHkudjEuR2V0RGF0YXNldFJlcXVlc3QaIS51bmRlcnN0dWR5LnYxLkdldERhdGFzZXRSZXNwb25zZSIEkLUYARJdCgxMaXN0RGF0YXNldHMSIi51bmRlcnN0dWR5LnYxLkxpc3REYXRhc2V0c1JlcXVlc3QaIy51bmRlcnN0dWR5LnYxLkxpc3REYXRhc2V0c1Jlc3BvbnNlIgSQtRgBEnUKFFJlZ2lzdGVyTW9kZWxWZXJzaW9uEioudW5kZXJzdHVkeS52MS5SZWdpc3Rlck1vZGVsVmVyc2lvblJlcXVlc3QaKy51bmRlcnN0dWR5LnYxLlJlZ2lzdGVyTW9kZWxWZXJzaW9uUmVzcG9uc2UiBJC1GAISZgoPR2V0TW9kZWxWZXJzaW9uEiUudW5kZXJzdHVkeS52MS5HZXRNb2RlbFZlcnNpb25SZXF1ZXN0GiYudW5kZXJzdHVkeS52MS5HZXRNb2RlbFZlcnNpb25SZXNwb25zZSIEkLUYARJsChFMaXN0TW9kZWxWZXJzaW9ucxInLnVuZGVyc3R1ZHkudjEuTGlzdE1vZGVsVmVyc2lvbnNSZXF1ZXN0GigudW5kZXJzdHVkeS52MS5MaXN0TW9kZWxWZXJzaW9uc1Jlc3BvbnNlIgSQtRgBEm8KElVwZGF0ZU1vZGVsVmVyc2lvbhIoLnVuZGVyc3R1ZHkudjEuVXBkYXRlTW9kZWxWZXJzaW9uUmVxdWVzdBopLnVuZGVyc3R1ZHkudjEuVXBkYXRlTW9kZWxWZXJzaW9uUmVzcG9uc2UiBJC1GAIScgoTUHJvbW90ZU1vZGVsVmVyc2lvbhIpLnVuZGVyc3R1ZHkudjEuUHJvbW90ZU1vZGVsVmVyc2lvblJlcXVlc3QaKi51bmRlcnN0dWR5LnYxLlByb21vdGVNb2RlbFZlcnNpb25SZXNwb25zZSIEkLUYAhJvChJSZXRpcmVNb2RlbFZlcnNpb24SKC51bmRlcnN0dWR5LnYxLlJldGlyZU1vZGVsVmVyc2lvblJlcXVlc3QaKS51bmRlcnN0dWR5LnYxLlJldGlyZU1vZGVsVmVyc2lvblJlc3BvbnNlIgSQtRgCEnIKE0FwcHJvdmVNb2RlbFZlcnNpb24SKS51bmRlcnN0dWR5LnYxLkFwcHJvdmVNb2RlbFZlcnNpb25SZXF1ZXN0GioudW5kZXJzdHVkeS52MS5BcHByb3ZlTW9kZWxWZXJzaW9uUmVzcG9uc2UiBJC1GAMSbwoSR2V0UHJvbW90aW9uUG9saWN5EigudW5kZXJzdHVkeS52MS5HZXRQcm9tb3Rpb25Qb2xpY3lSZXF1ZXN0GikudW5kZXJzdHVkeS52MS5HZXRQcm9tb3Rpb25Qb2xpY3lSZXNwb25zZSIEkLUYARJ4ChVVcGRhdGVQcm9tb3Rpb25Qb2xpY3kSKy51bmRlcnN0dWR5LnYxLlVwZGF0ZVByb21vdGlvblBvbGljeVJlcXVlc3QaLC51bmRlcnN0dWR5LnYxLlVwZGF0ZVByb21vdGlvblBvbGljeVJlc3BvbnNlIgSQtRgEEmkKEENyZWF0ZUV2YWx1YXRpb24SJi51bmRlcnN0dWR5LnYxLkNyZWF0ZUV2YWx1YXRpb25SZXF1ZXN0GicudW5kZXJzdHVkeS52MS5DcmVhdGVFdmFsdWF0aW9uUmVzcG9uc2UiBJC1GAISYAoNR2V0RXZhbHVhdGlvbhIjLnVuZGVyc3R1ZHkudjEuR2V0RXZhbHVhdGlvblJlcXVlc3QaJC51bmRlcnN0dWR5LnYxLkdldEV2YWx1YXRpb25SZXNwb25zZSIEkLUYARJmCg9MaXN0RXZhbHVhdGlvbnMSJS51bmRlcnN0dWR5LnYxLkxpc3RFdmFsdWF0aW9uc1JlcXVlc3QaJi51bmRlcnN0dWR5LnYxLkxpc3RFdmFsdWF0aW9uc1Jlc3BvbnNlIgSQtRgBEmYKD0dldFJvdXRpbmdUYWJsZRIlLnVuZGVyc3R1ZHkudjEuR2V0Um91dGluZ1RhYmxlUmVxdWVzdBomLnVuZGVyc3R1ZHkudjEuR2V0Um91dGluZ1RhYmxlUmVzcG9uc2UiBJC1GAESUQoIR2V0Um91dGUSHi51bmRlcnN0dWR5LnYxLkdldFJvdXRlUmVxdWVzdBofLnVuZGVyc3R1ZHkudjEuR2V0Um91dGVSZXNwb25zZSIEkLUYARJXCgpMaXN0Um91dGVzEiAudW5kZXJzdHVkeS52MS5MaXN0Um91dGVzUmVxdWVzdBohLnVuZGVyc3R1ZHkudjEuTGlzdFJvdXRlc1Jlc3BvbnNlIgSQtRgBEloKC1VwZGF0ZVJvdXRlEiEudW5kZXJzdHVkeS52MS5VcGRhdGVSb3V0ZVJlcXVlc3QaIi51bmRlcnN0dWR5LnYxLlVwZGF0ZVJvdXRlUmVzcG9uc2UiBJC1GAISYAoNUm9sbGJhY2tSb3V0ZRIjLnVuZGVyc3R1ZHkudjEuUm9sbGJhY2tSb3V0ZVJlcXVlc3QaJC51bmRlcnN0dWR5LnYxLlJvbGxiYWNrUm91dGVSZXNwb25zZSIEkLUYAhJuChFXYXRjaFJvdXRpbmdUYWJsZRInLnVuZGVyc3R1ZHkudjEuV2F0Y2hSb3V0aW5nVGFibGVSZXF1ZXN0GigudW5kZXJzdHVkeS52MS5XYXRjaFJvdXRpbmdUYWJsZVJlc3BvbnNlIgSQtRgBMAESewoWR2V0TW9kZWxWZXJzaW9uTGluZWFnZRIsLnVuZGVyc3R1ZHkudjEuR2V0TW9kZWxWZXJzaW9uTGluZWFnZVJlcXVlc3QaLS51bmRlcnN0dWR5LnYxLkdldE1vZGVsVmVyc2lvbkxpbmVhZ2VSZXNwb25zZSIEkLUYARJjCg5HZXRUYXNrTGluZWFnZRIkLnVuZGVyc3R1ZHkudjEuR2V0VGFza0xpbmVhZ2VSZXF1ZXN0GiUudW5kZXJzdHVkeS52MS5HZXRUYXNrTGluZWFnZVJlc3BvbnNlIgSQtRgBEmkKEExpc3RBdWRpdEVudHJpZXMSJi51bmRlcnN0dWR5LnYxLkxpc3RBdWRpdEVudHJpZXNSZXF1ZXN0GicudW5kZXJzdHVkeS52MS5MaXN0QXVkaXRFbnRyaWVzUmVzcG9uc2UiBJC1GANiBnByb3RvMw", [file_google_protobuf_field_mask, file_understudy_v1_audit, file_understudy_v1_common, file_understudy_v1_datasets, file_understudy_v1_models, file_understudy_v1_routing, file_understudy_v1_tasks, file_understudy_v1_training]);
 
 /**
  * @generated from message understudy.v1.GetTaskRequest
@@ -535,6 +535,22 @@ export type PromoteModelVersionRequest = Message<"understudy.v1.PromoteModelVers
    * @generated from field: string reason = 7;
    */
   reason: string;
+
+  /**
+   * The routing table revision of the task's routes the caller decided on; ABORTED if they
+   * changed since, so that two promotions racing for a task end with one winner. 0 skips the
+   * check.
+   *
+   * @generated from field: int64 expected_revision = 8;
+   */
+  expectedRevision: bigint;
+
+  /**
+   * Checks the transition and the guards without changing anything.
+   *
+   * @generated from field: bool validate_only = 9;
+   */
+  validateOnly: boolean;
 };
 
 /**
@@ -564,6 +580,13 @@ export type PromoteModelVersionResponse = Message<"understudy.v1.PromoteModelVer
    * @generated from field: int64 revision = 3;
    */
   revision: bigint;
+
+  /**
+   * Every guard of the policy that applied, passed.
+   *
+   * @generated from field: repeated understudy.v1.GuardResult guard_results = 4;
+   */
+  guardResults: GuardResult[];
 };
 
 /**
@@ -625,6 +648,156 @@ export const RetireModelVersionResponseSchema: GenMessage<RetireModelVersionResp
   messageDesc(file_understudy_v1_registry_service, 21);
 
 /**
+ * @generated from message understudy.v1.ApproveModelVersionRequest
+ */
+export type ApproveModelVersionRequest = Message<"understudy.v1.ApproveModelVersionRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string model_version_id = 3;
+   */
+  modelVersionId: string;
+
+  /**
+   * SHADOW, CANARY or PRODUCTION.
+   *
+   * @generated from field: understudy.v1.ModelStage target_stage = 4;
+   */
+  targetStage: ModelStage;
+
+  /**
+   * The version's etag as reviewed; required, since the approval holds for that version only.
+   *
+   * @generated from field: string etag = 5;
+   */
+  etag: string;
+
+  /**
+   * @generated from field: string comment = 6;
+   */
+  comment: string;
+};
+
+/**
+ * Describes the message understudy.v1.ApproveModelVersionRequest.
+ * Use `create(ApproveModelVersionRequestSchema)` to create a new message.
+ */
+export const ApproveModelVersionRequestSchema: GenMessage<ApproveModelVersionRequest> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_registry_service, 22);
+
+/**
+ * @generated from message understudy.v1.ApproveModelVersionResponse
+ */
+export type ApproveModelVersionResponse = Message<"understudy.v1.ApproveModelVersionResponse"> & {
+  /**
+   * @generated from field: understudy.v1.Approval approval = 1;
+   */
+  approval?: Approval | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.ApproveModelVersionResponse.
+ * Use `create(ApproveModelVersionResponseSchema)` to create a new message.
+ */
+export const ApproveModelVersionResponseSchema: GenMessage<ApproveModelVersionResponse> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_registry_service, 23);
+
+/**
+ * @generated from message understudy.v1.GetPromotionPolicyRequest
+ */
+export type GetPromotionPolicyRequest = Message<"understudy.v1.GetPromotionPolicyRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Empty for the tenant's default.
+   *
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message understudy.v1.GetPromotionPolicyRequest.
+ * Use `create(GetPromotionPolicyRequestSchema)` to create a new message.
+ */
+export const GetPromotionPolicyRequestSchema: GenMessage<GetPromotionPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_registry_service, 24);
+
+/**
+ * @generated from message understudy.v1.GetPromotionPolicyResponse
+ */
+export type GetPromotionPolicyResponse = Message<"understudy.v1.GetPromotionPolicyResponse"> & {
+  /**
+   * The policy in force: the task's own, else the tenant default (task_id empty), else one with
+   * no guards.
+   *
+   * @generated from field: understudy.v1.PromotionPolicy policy = 1;
+   */
+  policy?: PromotionPolicy | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.GetPromotionPolicyResponse.
+ * Use `create(GetPromotionPolicyResponseSchema)` to create a new message.
+ */
+export const GetPromotionPolicyResponseSchema: GenMessage<GetPromotionPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_registry_service, 25);
+
+/**
+ * @generated from message understudy.v1.UpdatePromotionPolicyRequest
+ */
+export type UpdatePromotionPolicyRequest = Message<"understudy.v1.UpdatePromotionPolicyRequest"> & {
+  /**
+   * Identified by tenant_id and task_id; etag as read, empty when creating.
+   *
+   * @generated from field: understudy.v1.PromotionPolicy policy = 1;
+   */
+  policy?: PromotionPolicy | undefined;
+
+  /**
+   * Fields to change: `guards`.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.UpdatePromotionPolicyRequest.
+ * Use `create(UpdatePromotionPolicyRequestSchema)` to create a new message.
+ */
+export const UpdatePromotionPolicyRequestSchema: GenMessage<UpdatePromotionPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_registry_service, 26);
+
+/**
+ * @generated from message understudy.v1.UpdatePromotionPolicyResponse
+ */
+export type UpdatePromotionPolicyResponse = Message<"understudy.v1.UpdatePromotionPolicyResponse"> & {
+  /**
+   * @generated from field: understudy.v1.PromotionPolicy policy = 1;
+   */
+  policy?: PromotionPolicy | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.UpdatePromotionPolicyResponse.
+ * Use `create(UpdatePromotionPolicyResponseSchema)` to create a new message.
+ */
+export const UpdatePromotionPolicyResponseSchema: GenMessage<UpdatePromotionPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_registry_service, 27);
+
+/**
  * @generated from message understudy.v1.CreateEvaluationRequest
  */
 export type CreateEvaluationRequest = Message<"understudy.v1.CreateEvaluationRequest"> & {
@@ -646,7 +819,7 @@ export type CreateEvaluationRequest = Message<"understudy.v1.CreateEvaluationReq
  * Use `create(CreateEvaluationRequestSchema)` to create a new message.
  */
 export const CreateEvaluationRequestSchema: GenMessage<CreateEvaluationRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 22);
+  messageDesc(file_understudy_v1_registry_service, 28);
 
 /**
  * @generated from message understudy.v1.CreateEvaluationResponse
@@ -663,7 +836,7 @@ export type CreateEvaluationResponse = Message<"understudy.v1.CreateEvaluationRe
  * Use `create(CreateEvaluationResponseSchema)` to create a new message.
  */
 export const CreateEvaluationResponseSchema: GenMessage<CreateEvaluationResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 23);
+  messageDesc(file_understudy_v1_registry_service, 29);
 
 /**
  * @generated from message understudy.v1.GetEvaluationRequest
@@ -685,7 +858,7 @@ export type GetEvaluationRequest = Message<"understudy.v1.GetEvaluationRequest">
  * Use `create(GetEvaluationRequestSchema)` to create a new message.
  */
 export const GetEvaluationRequestSchema: GenMessage<GetEvaluationRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 24);
+  messageDesc(file_understudy_v1_registry_service, 30);
 
 /**
  * @generated from message understudy.v1.GetEvaluationResponse
@@ -702,7 +875,7 @@ export type GetEvaluationResponse = Message<"understudy.v1.GetEvaluationResponse
  * Use `create(GetEvaluationResponseSchema)` to create a new message.
  */
 export const GetEvaluationResponseSchema: GenMessage<GetEvaluationResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 25);
+  messageDesc(file_understudy_v1_registry_service, 31);
 
 /**
  * @generated from message understudy.v1.ListEvaluationsRequest
@@ -746,7 +919,7 @@ export type ListEvaluationsRequest = Message<"understudy.v1.ListEvaluationsReque
  * Use `create(ListEvaluationsRequestSchema)` to create a new message.
  */
 export const ListEvaluationsRequestSchema: GenMessage<ListEvaluationsRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 26);
+  messageDesc(file_understudy_v1_registry_service, 32);
 
 /**
  * @generated from message understudy.v1.ListEvaluationsResponse
@@ -768,7 +941,7 @@ export type ListEvaluationsResponse = Message<"understudy.v1.ListEvaluationsResp
  * Use `create(ListEvaluationsResponseSchema)` to create a new message.
  */
 export const ListEvaluationsResponseSchema: GenMessage<ListEvaluationsResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 27);
+  messageDesc(file_understudy_v1_registry_service, 33);
 
 /**
  * @generated from message understudy.v1.GetRoutingTableRequest
@@ -787,7 +960,7 @@ export type GetRoutingTableRequest = Message<"understudy.v1.GetRoutingTableReque
  * Use `create(GetRoutingTableRequestSchema)` to create a new message.
  */
 export const GetRoutingTableRequestSchema: GenMessage<GetRoutingTableRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 28);
+  messageDesc(file_understudy_v1_registry_service, 34);
 
 /**
  * @generated from message understudy.v1.GetRoutingTableResponse
@@ -804,7 +977,7 @@ export type GetRoutingTableResponse = Message<"understudy.v1.GetRoutingTableResp
  * Use `create(GetRoutingTableResponseSchema)` to create a new message.
  */
 export const GetRoutingTableResponseSchema: GenMessage<GetRoutingTableResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 29);
+  messageDesc(file_understudy_v1_registry_service, 35);
 
 /**
  * @generated from message understudy.v1.GetRouteRequest
@@ -826,7 +999,7 @@ export type GetRouteRequest = Message<"understudy.v1.GetRouteRequest"> & {
  * Use `create(GetRouteRequestSchema)` to create a new message.
  */
 export const GetRouteRequestSchema: GenMessage<GetRouteRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 30);
+  messageDesc(file_understudy_v1_registry_service, 36);
 
 /**
  * @generated from message understudy.v1.GetRouteResponse
@@ -843,7 +1016,7 @@ export type GetRouteResponse = Message<"understudy.v1.GetRouteResponse"> & {
  * Use `create(GetRouteResponseSchema)` to create a new message.
  */
 export const GetRouteResponseSchema: GenMessage<GetRouteResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 31);
+  messageDesc(file_understudy_v1_registry_service, 37);
 
 /**
  * @generated from message understudy.v1.ListRoutesRequest
@@ -889,7 +1062,7 @@ export type ListRoutesRequest = Message<"understudy.v1.ListRoutesRequest"> & {
  * Use `create(ListRoutesRequestSchema)` to create a new message.
  */
 export const ListRoutesRequestSchema: GenMessage<ListRoutesRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 32);
+  messageDesc(file_understudy_v1_registry_service, 38);
 
 /**
  * @generated from message understudy.v1.ListRoutesResponse
@@ -911,7 +1084,7 @@ export type ListRoutesResponse = Message<"understudy.v1.ListRoutesResponse"> & {
  * Use `create(ListRoutesResponseSchema)` to create a new message.
  */
 export const ListRoutesResponseSchema: GenMessage<ListRoutesResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 33);
+  messageDesc(file_understudy_v1_registry_service, 39);
 
 /**
  * @generated from message understudy.v1.UpdateRouteRequest
@@ -937,7 +1110,7 @@ export type UpdateRouteRequest = Message<"understudy.v1.UpdateRouteRequest"> & {
  * Use `create(UpdateRouteRequestSchema)` to create a new message.
  */
 export const UpdateRouteRequestSchema: GenMessage<UpdateRouteRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 34);
+  messageDesc(file_understudy_v1_registry_service, 40);
 
 /**
  * @generated from message understudy.v1.UpdateRouteResponse
@@ -959,7 +1132,7 @@ export type UpdateRouteResponse = Message<"understudy.v1.UpdateRouteResponse"> &
  * Use `create(UpdateRouteResponseSchema)` to create a new message.
  */
 export const UpdateRouteResponseSchema: GenMessage<UpdateRouteResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 35);
+  messageDesc(file_understudy_v1_registry_service, 41);
 
 /**
  * @generated from message understudy.v1.RollbackRouteRequest
@@ -999,7 +1172,7 @@ export type RollbackRouteRequest = Message<"understudy.v1.RollbackRouteRequest">
  * Use `create(RollbackRouteRequestSchema)` to create a new message.
  */
 export const RollbackRouteRequestSchema: GenMessage<RollbackRouteRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 36);
+  messageDesc(file_understudy_v1_registry_service, 42);
 
 /**
  * @generated from message understudy.v1.RollbackRouteResponse
@@ -1023,7 +1196,7 @@ export type RollbackRouteResponse = Message<"understudy.v1.RollbackRouteResponse
  * Use `create(RollbackRouteResponseSchema)` to create a new message.
  */
 export const RollbackRouteResponseSchema: GenMessage<RollbackRouteResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 37);
+  messageDesc(file_understudy_v1_registry_service, 43);
 
 /**
  * @generated from message understudy.v1.WatchRoutingTableRequest
@@ -1049,7 +1222,7 @@ export type WatchRoutingTableRequest = Message<"understudy.v1.WatchRoutingTableR
  * Use `create(WatchRoutingTableRequestSchema)` to create a new message.
  */
 export const WatchRoutingTableRequestSchema: GenMessage<WatchRoutingTableRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 38);
+  messageDesc(file_understudy_v1_registry_service, 44);
 
 /**
  * @generated from message understudy.v1.WatchRoutingTableResponse
@@ -1082,7 +1255,7 @@ export type WatchRoutingTableResponse = Message<"understudy.v1.WatchRoutingTable
  * Use `create(WatchRoutingTableResponseSchema)` to create a new message.
  */
 export const WatchRoutingTableResponseSchema: GenMessage<WatchRoutingTableResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 39);
+  messageDesc(file_understudy_v1_registry_service, 45);
 
 /**
  * @generated from message understudy.v1.GetModelVersionLineageRequest
@@ -1104,7 +1277,7 @@ export type GetModelVersionLineageRequest = Message<"understudy.v1.GetModelVersi
  * Use `create(GetModelVersionLineageRequestSchema)` to create a new message.
  */
 export const GetModelVersionLineageRequestSchema: GenMessage<GetModelVersionLineageRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 40);
+  messageDesc(file_understudy_v1_registry_service, 46);
 
 /**
  * @generated from message understudy.v1.GetModelVersionLineageResponse
@@ -1136,6 +1309,18 @@ export type GetModelVersionLineageResponse = Message<"understudy.v1.GetModelVers
    * @generated from field: understudy.v1.TimeWindow source_window = 5;
    */
   sourceWindow?: TimeWindow | undefined;
+
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated understudy.v1.Evaluation evaluations = 6;
+   */
+  evaluations: Evaluation[];
+
+  /**
+   * @generated from field: repeated understudy.v1.Approval approvals = 7;
+   */
+  approvals: Approval[];
 };
 
 /**
@@ -1143,7 +1328,7 @@ export type GetModelVersionLineageResponse = Message<"understudy.v1.GetModelVers
  * Use `create(GetModelVersionLineageResponseSchema)` to create a new message.
  */
 export const GetModelVersionLineageResponseSchema: GenMessage<GetModelVersionLineageResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 41);
+  messageDesc(file_understudy_v1_registry_service, 47);
 
 /**
  * @generated from message understudy.v1.GetTaskLineageRequest
@@ -1158,6 +1343,13 @@ export type GetTaskLineageRequest = Message<"understudy.v1.GetTaskLineageRequest
    * @generated from field: string task_id = 2;
    */
   taskId: string;
+
+  /**
+   * Also everything built for the tasks this one succeeded (merged or split from).
+   *
+   * @generated from field: bool include_predecessors = 3;
+   */
+  includePredecessors: boolean;
 };
 
 /**
@@ -1165,7 +1357,7 @@ export type GetTaskLineageRequest = Message<"understudy.v1.GetTaskLineageRequest
  * Use `create(GetTaskLineageRequestSchema)` to create a new message.
  */
 export const GetTaskLineageRequestSchema: GenMessage<GetTaskLineageRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 42);
+  messageDesc(file_understudy_v1_registry_service, 48);
 
 /**
  * @generated from message understudy.v1.GetTaskLineageResponse
@@ -1202,6 +1394,13 @@ export type GetTaskLineageResponse = Message<"understudy.v1.GetTaskLineageRespon
    * @generated from field: repeated understudy.v1.Route routes = 6;
    */
   routes: Route[];
+
+  /**
+   * With include_predecessors: the tasks whose records are included.
+   *
+   * @generated from field: repeated string predecessor_task_ids = 7;
+   */
+  predecessorTaskIds: string[];
 };
 
 /**
@@ -1209,7 +1408,7 @@ export type GetTaskLineageResponse = Message<"understudy.v1.GetTaskLineageRespon
  * Use `create(GetTaskLineageResponseSchema)` to create a new message.
  */
 export const GetTaskLineageResponseSchema: GenMessage<GetTaskLineageResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 43);
+  messageDesc(file_understudy_v1_registry_service, 49);
 
 /**
  * @generated from message understudy.v1.ListAuditEntriesRequest
@@ -1265,7 +1464,7 @@ export type ListAuditEntriesRequest = Message<"understudy.v1.ListAuditEntriesReq
  * Use `create(ListAuditEntriesRequestSchema)` to create a new message.
  */
 export const ListAuditEntriesRequestSchema: GenMessage<ListAuditEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 44);
+  messageDesc(file_understudy_v1_registry_service, 50);
 
 /**
  * @generated from message understudy.v1.ListAuditEntriesResponse
@@ -1287,7 +1486,7 @@ export type ListAuditEntriesResponse = Message<"understudy.v1.ListAuditEntriesRe
  * Use `create(ListAuditEntriesResponseSchema)` to create a new message.
  */
 export const ListAuditEntriesResponseSchema: GenMessage<ListAuditEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_registry_service, 45);
+  messageDesc(file_understudy_v1_registry_service, 51);
 
 /**
  * @generated from service understudy.v1.ModelRegistryService
@@ -1377,7 +1576,8 @@ export const ModelRegistryService: GenService<{
   },
   /**
    * Moves a version to SHADOW, CANARY or PRODUCTION, updates the task's routes and publishes
-   * ModelVersionEvent.promoted and RouteEvent. Promoting to PRODUCTION returns the former
+   * ModelVersionEvent.promoted and RouteEvent. The promotion policy's guards must pass, else
+   * FAILED_PRECONDITION names the ones that failed. Promoting to PRODUCTION returns the former
    * production version to REGISTERED and remembers it as the rollback target.
    *
    * @generated from rpc understudy.v1.ModelRegistryService.PromoteModelVersion
@@ -1396,6 +1596,37 @@ export const ModelRegistryService: GenService<{
     methodKind: "unary";
     input: typeof RetireModelVersionRequestSchema;
     output: typeof RetireModelVersionResponseSchema;
+  },
+  /**
+   * Approves a version for a stage, where the promotion policy asks for approvals. The approver
+   * must be neither the version's registrant nor its promoter.
+   *
+   * @generated from rpc understudy.v1.ModelRegistryService.ApproveModelVersion
+   */
+  approveModelVersion: {
+    methodKind: "unary";
+    input: typeof ApproveModelVersionRequestSchema;
+    output: typeof ApproveModelVersionResponseSchema;
+  },
+  /**
+   * The guards on a task's promotions: its own policy, else the tenant's default, else none.
+   *
+   * @generated from rpc understudy.v1.ModelRegistryService.GetPromotionPolicy
+   */
+  getPromotionPolicy: {
+    methodKind: "unary";
+    input: typeof GetPromotionPolicyRequestSchema;
+    output: typeof GetPromotionPolicyResponseSchema;
+  },
+  /**
+   * Replaces a policy; an empty guard list removes it.
+   *
+   * @generated from rpc understudy.v1.ModelRegistryService.UpdatePromotionPolicy
+   */
+  updatePromotionPolicy: {
+    methodKind: "unary";
+    input: typeof UpdatePromotionPolicyRequestSchema;
+    output: typeof UpdatePromotionPolicyResponseSchema;
   },
   /**
    * Records the result of evaluating a model version.

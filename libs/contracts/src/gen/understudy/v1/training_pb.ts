@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file understudy/v1/training.proto.
  */
 export const file_understudy_v1_training: GenFile = /*@__PURE__*/
-  fileDesc("Chx1bmRlcnN0dWR5L3YxL3RyYWluaW5nLnByb3RvEg11bmRlcnN0dWR5LnYxIt4DChBUcmFpbmluZ1J1bkV2ZW50EiYKBG1ldGEYASABKAsyGC51bmRlcnN0dWR5LnYxLkV2ZW50TWV0YRIOCgZydW5faWQYAiABKAkSDwoHdGFza19pZBgDIAEoCRI4CglyZXF1ZXN0ZWQYBCABKAsyIy51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuUmVxdWVzdGVkSAASNAoHc3RhcnRlZBgFIAEoCzIhLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW5TdGFydGVkSAASOAoIcHJvZ3Jlc3MYBiABKAsyJC51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuUHJvZ3Jlc3NlZEgAEjgKCXN1Y2NlZWRlZBgHIAEoCzIjLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW5TdWNjZWVkZWRIABIwCgZmYWlsZWQYCCABKAsyHi51bmRlcnN0dWR5LnYxLlRyYWluaW5nRmFpbHVyZUgAEjgKCWNhbmNlbGxlZBgJIAEoCzIjLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW5DYW5jZWxsZWRIADopirUYJQobdW5kZXJzdHVkeS50cmFpbmluZy1ydW5zLnYxEgZydW5faWRCBgoEa2luZCI/ChRUcmFpbmluZ1J1blJlcXVlc3RlZBInCgNydW4YASABKAsyGi51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuIjcKElRyYWluaW5nUnVuU3RhcnRlZBIQCghqb2JfbmFtZRgBIAEoCRIPCgdhdHRlbXB0GAIgASgFIkoKFVRyYWluaW5nUnVuUHJvZ3Jlc3NlZBIxCghwcm9ncmVzcxgBIAEoCzIfLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdQcm9ncmVzcyK6AQoUVHJhaW5pbmdSdW5TdWNjZWVkZWQSLwoHYWRhcHRlchgBIAEoCzIeLnVuZGVyc3R1ZHkudjEuQWRhcHRlckFydGlmYWN0EkEKB21ldHJpY3MYAiADKAsyMC51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuU3VjY2VlZGVkLk1ldHJpY3NFbnRyeRouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASI0Cg9UcmFpbmluZ0ZhaWx1cmUSDgoGcmVhc29uGAEgASgJEhEKCXJldHJ5YWJsZRgCIAEoCCImChRUcmFpbmluZ1J1bkNhbmNlbGxlZBIOCgZyZWFzb24YASABKAkivgUKC1RyYWluaW5nUnVuEg4KBnJ1bl9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDwoHdGFza19pZBgDIAEoCRISCgpkYXRhc2V0X2lkGAQgASgJEhIKCmJhc2VfbW9kZWwYBSABKAkSLQoGY29uZmlnGAYgASgLMh0udW5kZXJzdHVkeS52MS5UcmFpbmluZ0NvbmZpZxIxCglyZXNvdXJjZXMYByABKAsyHi51bmRlcnN0dWR5LnYxLlJlc291cmNlUmVxdWVzdBIuCgVzdGF0ZRgIIAEoDjIfLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW5TdGF0ZRIxCghwcm9ncmVzcxgJIAEoCzIfLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdQcm9ncmVzcxIvCgdhZGFwdGVyGAogASgLMh4udW5kZXJzdHVkeS52MS5BZGFwdGVyQXJ0aWZhY3QSOAoHbWV0cmljcxgLIAMoCzInLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW4uTWV0cmljc0VudHJ5Ei8KB2ZhaWx1cmUYDCABKAsyHi51bmRlcnN0dWR5LnYxLlRyYWluaW5nRmFpbHVyZRISCgpyZXF1ZXN0X2lkGA0gASgJEg8KB2F0dGVtcHQYDiABKAUSLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYEiABKAkaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEimAIKDlRyYWluaW5nQ29uZmlnEhEKCWxvcmFfcmFuaxgBIAEoBRISCgpsb3JhX2FscGhhGAIgASgBEhQKDGxvcmFfZHJvcG91dBgDIAEoARIWCg50YXJnZXRfbW9kdWxlcxgEIAMoCRIVCg1sZWFybmluZ19yYXRlGAUgASgBEg4KBmVwb2NocxgGIAEoBRISCgpiYXRjaF9zaXplGAcgASgFEiMKG2dyYWRpZW50X2FjY3VtdWxhdGlvbl9zdGVwcxgIIAEoBRIbChNtYXhfc2VxdWVuY2VfbGVuZ3RoGAkgASgFEgwKBHNlZWQYCiABKAUSJgoFZXh0cmEYCyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IlAKD1Jlc291cmNlUmVxdWVzdBITCgthY2NlbGVyYXRvchgBIAEoCRIZChFhY2NlbGVyYXRvcl9jb3VudBgCIAEoBRINCgVxdWV1ZRgDIAEoCSLoAQoQVHJhaW5pbmdQcm9ncmVzcxIMCgRzdGVwGAEgASgFEhMKC3RvdGFsX3N0ZXBzGAIgASgFEg0KBWVwb2NoGAMgASgBEgwKBGxvc3MYBCABKAESFgoJZXZhbF9sb3NzGAUgASgBSACIAQESFQoNbGVhcm5pbmdfcmF0ZRgGIAEoARImCgNldGEYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoLcmVwb3J0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgwKCl9ldmFsX2xvc3MigQEKD0FkYXB0ZXJBcnRpZmFjdBIOCgZidWNrZXQYASABKAkSDgoGcHJlZml4GAIgASgJEicKBWZpbGVzGAMgAygLMhgudW5kZXJzdHVkeS52MS5PYmplY3RSZWYSEgoKYmFzZV9tb2RlbBgEIAEoCRIRCglsb3JhX3JhbmsYBSABKAUq2AEKEFRyYWluaW5nUnVuU3RhdGUSIgoeVFJBSU5JTkdfUlVOX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZVFJBSU5JTkdfUlVOX1NUQVRFX1FVRVVFRBABEh4KGlRSQUlOSU5HX1JVTl9TVEFURV9SVU5OSU5HEAISIAocVFJBSU5JTkdfUlVOX1NUQVRFX1NVQ0NFRURFRBADEh0KGVRSQUlOSU5HX1JVTl9TVEFURV9GQUlMRUQQBBIgChxUUkFJTklOR19SVU5fU1RBVEVfQ0FOQ0VMTEVEEAViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_understudy_v1_common]);
+  fileDesc("Chx1bmRlcnN0dWR5L3YxL3RyYWluaW5nLnByb3RvEg11bmRlcnN0dWR5LnYxIt4DChBUcmFpbmluZ1J1bkV2ZW50EiYKBG1ldGEYASABKAsyGC51bmRlcnN0dWR5LnYxLkV2ZW50TWV0YRIOCgZydW5faWQYAiABKAkSDwoHdGFza19pZBgDIAEoCRI4CglyZXF1ZXN0ZWQYBCABKAsyIy51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuUmVxdWVzdGVkSAASNAoHc3RhcnRlZBgFIAEoCzIhLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW5TdGFydGVkSAASOAoIcHJvZ3Jlc3MYBiABKAsyJC51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuUHJvZ3Jlc3NlZEgAEjgKCXN1Y2NlZWRlZBgHIAEoCzIjLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW5TdWNjZWVkZWRIABIwCgZmYWlsZWQYCCABKAsyHi51bmRlcnN0dWR5LnYxLlRyYWluaW5nRmFpbHVyZUgAEjgKCWNhbmNlbGxlZBgJIAEoCzIjLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW5DYW5jZWxsZWRIADopirUYJQobdW5kZXJzdHVkeS50cmFpbmluZy1ydW5zLnYxEgZydW5faWRCBgoEa2luZCI/ChRUcmFpbmluZ1J1blJlcXVlc3RlZBInCgNydW4YASABKAsyGi51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuIl8KElRyYWluaW5nUnVuU3RhcnRlZBIQCghqb2JfbmFtZRgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEiYKBGxvZ3MYAyABKAsyGC51bmRlcnN0dWR5LnYxLk9iamVjdFJlZiJKChVUcmFpbmluZ1J1blByb2dyZXNzZWQSMQoIcHJvZ3Jlc3MYASABKAsyHy51bmRlcnN0dWR5LnYxLlRyYWluaW5nUHJvZ3Jlc3MiugEKFFRyYWluaW5nUnVuU3VjY2VlZGVkEi8KB2FkYXB0ZXIYASABKAsyHi51bmRlcnN0dWR5LnYxLkFkYXB0ZXJBcnRpZmFjdBJBCgdtZXRyaWNzGAIgAygLMjAudW5kZXJzdHVkeS52MS5UcmFpbmluZ1J1blN1Y2NlZWRlZC5NZXRyaWNzRW50cnkaLgoMTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEiNAoPVHJhaW5pbmdGYWlsdXJlEg4KBnJlYXNvbhgBIAEoCRIRCglyZXRyeWFibGUYAiABKAgiJgoUVHJhaW5pbmdSdW5DYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJIsUGCgtUcmFpbmluZ1J1bhIOCgZydW5faWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSEgoKZGF0YXNldF9pZBgEIAEoCRISCgpiYXNlX21vZGVsGAUgASgJEi0KBmNvbmZpZxgGIAEoCzIdLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdDb25maWcSMQoJcmVzb3VyY2VzGAcgASgLMh4udW5kZXJzdHVkeS52MS5SZXNvdXJjZVJlcXVlc3QSLgoFc3RhdGUYCCABKA4yHy51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuU3RhdGUSMQoIcHJvZ3Jlc3MYCSABKAsyHy51bmRlcnN0dWR5LnYxLlRyYWluaW5nUHJvZ3Jlc3MSLwoHYWRhcHRlchgKIAEoCzIeLnVuZGVyc3R1ZHkudjEuQWRhcHRlckFydGlmYWN0EjgKB21ldHJpY3MYCyADKAsyJy51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuLk1ldHJpY3NFbnRyeRIvCgdmYWlsdXJlGAwgASgLMh4udW5kZXJzdHVkeS52MS5UcmFpbmluZ0ZhaWx1cmUSEgoKcmVxdWVzdF9pZBgNIAEoCRIPCgdhdHRlbXB0GA4gASgFEi4KCmNyZWF0ZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGBIgASgJEhQKDHJlcXVlc3RlZF9ieRgTIAEoCRIQCghqb2JfbmFtZRgUIAEoCRImCgRsb2dzGBUgASgLMhgudW5kZXJzdHVkeS52MS5PYmplY3RSZWYSNQoHaGlzdG9yeRgWIAMoCzIkLnVuZGVyc3R1ZHkudjEuVHJhaW5pbmdSdW5UcmFuc2l0aW9uGi4KDE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBIpABChVUcmFpbmluZ1J1blRyYW5zaXRpb24SLgoFc3RhdGUYASABKA4yHy51bmRlcnN0dWR5LnYxLlRyYWluaW5nUnVuU3RhdGUSJgoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYAyABKAUSDgoGcmVhc29uGAQgASgJIpgCCg5UcmFpbmluZ0NvbmZpZxIRCglsb3JhX3JhbmsYASABKAUSEgoKbG9yYV9hbHBoYRgCIAEoARIUCgxsb3JhX2Ryb3BvdXQYAyABKAESFgoOdGFyZ2V0X21vZHVsZXMYBCADKAkSFQoNbGVhcm5pbmdfcmF0ZRgFIAEoARIOCgZlcG9jaHMYBiABKAUSEgoKYmF0Y2hfc2l6ZRgHIAEoBRIjChtncmFkaWVudF9hY2N1bXVsYXRpb25fc3RlcHMYCCABKAUSGwoTbWF4X3NlcXVlbmNlX2xlbmd0aBgJIAEoBRIMCgRzZWVkGAogASgFEiYKBWV4dHJhGAsgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJQCg9SZXNvdXJjZVJlcXVlc3QSEwoLYWNjZWxlcmF0b3IYASABKAkSGQoRYWNjZWxlcmF0b3JfY291bnQYAiABKAUSDQoFcXVldWUYAyABKAki6AEKEFRyYWluaW5nUHJvZ3Jlc3MSDAoEc3RlcBgBIAEoBRITCgt0b3RhbF9zdGVwcxgCIAEoBRINCgVlcG9jaBgDIAEoARIMCgRsb3NzGAQgASgBEhYKCWV2YWxfbG9zcxgFIAEoAUgAiAEBEhUKDWxlYXJuaW5nX3JhdGUYBiABKAESJgoDZXRhGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KC3JlcG9ydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfZXZhbF9sb3NzIsMBCg9BZGFwdGVyQXJ0aWZhY3QSDgoGYnVja2V0GAEgASgJEg4KBnByZWZpeBgCIAEoCRInCgVmaWxlcxgDIAMoCzIYLnVuZGVyc3R1ZHkudjEuT2JqZWN0UmVmEhIKCmJhc2VfbW9kZWwYBCABKAkSEQoJbG9yYV9yYW5rGAUgASgFEiwKBmZvcm1hdBgGIAEoDjIcLnVuZGVyc3R1ZHkudjEuQWRhcHRlckZvcm1hdBISCgpzaXplX2J5dGVzGAcgASgDKtgBChBUcmFpbmluZ1J1blN0YXRlEiIKHlRSQUlOSU5HX1JVTl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGVRSQUlOSU5HX1JVTl9TVEFURV9RVUVVRUQQARIeChpUUkFJTklOR19SVU5fU1RBVEVfUlVOTklORxACEiAKHFRSQUlOSU5HX1JVTl9TVEFURV9TVUNDRUVERUQQAxIdChlUUkFJTklOR19SVU5fU1RBVEVfRkFJTEVEEAQSIAocVFJBSU5JTkdfUlVOX1NUQVRFX0NBTkNFTExFRBAFKlkKDUFkYXB0ZXJGb3JtYXQSHgoaQURBUFRFUl9GT1JNQVRfVU5TUEVDSUZJRUQQABIoCiRBREFQVEVSX0ZPUk1BVF9QRUZUX0xPUkFfU0FGRVRFTlNPUlMQAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_understudy_v1_common]);
 
 /**
  * A training run changed state or reported progress. Keyed by run so that a run's events are
@@ -128,6 +128,13 @@ export type TrainingRunStarted = Message<"understudy.v1.TrainingRunStarted"> & {
    * @generated from field: int32 attempt = 2;
    */
   attempt: number;
+
+  /**
+   * Where the trainer writes its log output.
+   *
+   * @generated from field: understudy.v1.ObjectRef logs = 3;
+   */
+  logs?: ObjectRef | undefined;
 };
 
 /**
@@ -332,6 +339,34 @@ export type TrainingRun = Message<"understudy.v1.TrainingRun"> & {
    * @generated from field: string etag = 18;
    */
   etag: string;
+
+  /**
+   * Who asked for the run: the caller's authenticated identity.
+   *
+   * @generated from field: string requested_by = 19;
+   */
+  requestedBy: string;
+
+  /**
+   * The executor's reference: the Kubernetes Job, or the local process.
+   *
+   * @generated from field: string job_name = 20;
+   */
+  jobName: string;
+
+  /**
+   * The trainer's log output.
+   *
+   * @generated from field: understudy.v1.ObjectRef logs = 21;
+   */
+  logs?: ObjectRef | undefined;
+
+  /**
+   * Every state the run went through, oldest first.
+   *
+   * @generated from field: repeated understudy.v1.TrainingRunTransition history = 22;
+   */
+  history: TrainingRunTransition[];
 };
 
 /**
@@ -340,6 +375,42 @@ export type TrainingRun = Message<"understudy.v1.TrainingRun"> & {
  */
 export const TrainingRunSchema: GenMessage<TrainingRun> = /*@__PURE__*/
   messageDesc(file_understudy_v1_training, 7);
+
+/**
+ * One change of a training run's state.
+ *
+ * @generated from message understudy.v1.TrainingRunTransition
+ */
+export type TrainingRunTransition = Message<"understudy.v1.TrainingRunTransition"> & {
+  /**
+   * @generated from field: understudy.v1.TrainingRunState state = 1;
+   */
+  state: TrainingRunState;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 2;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int32 attempt = 3;
+   */
+  attempt: number;
+
+  /**
+   * Why, for failures and cancellations.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message understudy.v1.TrainingRunTransition.
+ * Use `create(TrainingRunTransitionSchema)` to create a new message.
+ */
+export const TrainingRunTransitionSchema: GenMessage<TrainingRunTransition> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_training, 8);
 
 /**
  * LoRA fine-tuning settings. Zero and empty fields take the trainer's defaults.
@@ -412,7 +483,7 @@ export type TrainingConfig = Message<"understudy.v1.TrainingConfig"> & {
  * Use `create(TrainingConfigSchema)` to create a new message.
  */
 export const TrainingConfigSchema: GenMessage<TrainingConfig> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_training, 8);
+  messageDesc(file_understudy_v1_training, 9);
 
 /**
  * What the training job asks the cluster for.
@@ -445,7 +516,7 @@ export type ResourceRequest = Message<"understudy.v1.ResourceRequest"> & {
  * Use `create(ResourceRequestSchema)` to create a new message.
  */
 export const ResourceRequestSchema: GenMessage<ResourceRequest> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_training, 9);
+  messageDesc(file_understudy_v1_training, 10);
 
 /**
  * @generated from message understudy.v1.TrainingProgress
@@ -503,7 +574,7 @@ export type TrainingProgress = Message<"understudy.v1.TrainingProgress"> & {
  * Use `create(TrainingProgressSchema)` to create a new message.
  */
 export const TrainingProgressSchema: GenMessage<TrainingProgress> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_training, 10);
+  messageDesc(file_understudy_v1_training, 11);
 
 /**
  * A trained LoRA adapter in the object store, in Hugging Face PEFT layout
@@ -540,6 +611,18 @@ export type AdapterArtifact = Message<"understudy.v1.AdapterArtifact"> & {
    * @generated from field: int32 lora_rank = 5;
    */
   loraRank: number;
+
+  /**
+   * @generated from field: understudy.v1.AdapterFormat format = 6;
+   */
+  format: AdapterFormat;
+
+  /**
+   * Sum of the files' sizes.
+   *
+   * @generated from field: int64 size_bytes = 7;
+   */
+  sizeBytes: bigint;
 };
 
 /**
@@ -547,7 +630,7 @@ export type AdapterArtifact = Message<"understudy.v1.AdapterArtifact"> & {
  * Use `create(AdapterArtifactSchema)` to create a new message.
  */
 export const AdapterArtifactSchema: GenMessage<AdapterArtifact> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_training, 11);
+  messageDesc(file_understudy_v1_training, 12);
 
 /**
  * @generated from enum understudy.v1.TrainingRunState
@@ -591,4 +674,27 @@ export enum TrainingRunState {
  */
 export const TrainingRunStateSchema: GenEnum<TrainingRunState> = /*@__PURE__*/
   enumDesc(file_understudy_v1_training, 0);
+
+/**
+ * @generated from enum understudy.v1.AdapterFormat
+ */
+export enum AdapterFormat {
+  /**
+   * @generated from enum value: ADAPTER_FORMAT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Hugging Face PEFT LoRA: adapter_config.json and adapter_model.safetensors.
+   *
+   * @generated from enum value: ADAPTER_FORMAT_PEFT_LORA_SAFETENSORS = 1;
+   */
+  PEFT_LORA_SAFETENSORS = 1,
+}
+
+/**
+ * Describes the enum understudy.v1.AdapterFormat.
+ */
+export const AdapterFormatSchema: GenEnum<AdapterFormat> = /*@__PURE__*/
+  enumDesc(file_understudy_v1_training, 1);
 
