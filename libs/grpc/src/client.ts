@@ -29,9 +29,20 @@ import { methodDefinition } from './adapter.js';
 import { errorOfStatus } from './status.js';
 import { RpcTelemetry, metadataSetter, rpcAttributes, rpcName } from './telemetry.js';
 
+/** PEM files' contents a client connects over TLS with. */
+export interface ClientTls {
+  /** CA certificates the server's certificate must chain to; the system's roots when absent. */
+  readonly ca?: Buffer;
+  /** The certificate chain and private key to present, for mutual TLS. */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
 export interface ClientOptions {
   /** Plaintext by default: services talk inside the cluster network. */
   readonly credentials?: ChannelCredentials;
+  /** Connects over TLS; the same as `credentials` made by `credentials.createSsl`. */
+  readonly tls?: ClientTls;
   /** Deadline of every call unless the call sets its own; `Infinity` for none. Default 30 s. */
   readonly timeoutMs?: number;
   /** Sent with every call, e.g. an API key the server's `authenticate` hook checks. */
@@ -103,11 +114,7 @@ export function createClient<S extends DescService>(
       `${service.typeName} has an RPC named close, which would hide Client.close()`,
     );
   }
-  const channel = new GrpcClient(
-    address,
-    options.credentials ?? channelCredentials.createInsecure(),
-    options.grpcOptions,
-  );
+  const channel = new GrpcClient(address, credentialsOf(options), options.grpcOptions);
   const caller = new Caller(channel, options);
   const methods = service.methods.map((method) => [method.localName, caller.method(method)]);
   return Object.assign(Object.fromEntries(methods), {
@@ -115,6 +122,17 @@ export function createClient<S extends DescService>(
       channel.close();
     },
   }) as Client<S>;
+}
+
+function credentialsOf({ credentials, tls }: ClientOptions): ChannelCredentials {
+  if (tls === undefined) return credentials ?? channelCredentials.createInsecure();
+  if (credentials !== undefined || (tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new UnderstudyError(
+      ErrorCode.InvalidArgument,
+      'a client takes tls or credentials, not both; tls.cert and tls.key go together',
+    );
+  }
+  return channelCredentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null);
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   create,
   type DescMessage,
   type DescMethod,
+  type Message,
   type MessageInitShape,
 } from '@bufbuild/protobuf';
 import {
@@ -21,7 +22,7 @@ import {
 import { context } from '@opentelemetry/api';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { answerFailure, deadlineOf, deadlineSlackMs, type Edge } from './intake.js';
-import type { CallContext } from './service-impl.js';
+import type { Authorize, CallContext } from './service-impl.js';
 import { rpcName } from './telemetry.js';
 
 /**
@@ -65,12 +66,17 @@ export function grpcHandler(
       ? (response: unknown): unknown => response
       : (response: unknown): unknown =>
           create(method.output, response as MessageInitShape<DescMessage>);
+  // What the handler gets: a typed request once authorized, raw bytes as they came.
+  const admit: Admit =
+    encoding === 'raw' || edge.authorize === undefined
+      ? (request) => request
+      : authorizer(method, edge.authorize);
   switch (method.methodKind) {
     case 'unary': {
       const handle = impl as AnyUnary;
       return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         serve(method, edge, call, callback, async (ctx) => {
-          callback(null, output(await handle(call.request, ctx)));
+          callback(null, output(await handle(await admit(call.request, ctx), ctx)));
         });
       };
     }
@@ -78,7 +84,7 @@ export function grpcHandler(
       const handle = impl as AnyServerStreaming;
       return (call: ServerWritableStream<unknown, unknown>) => {
         serve(method, edge, call, emitStatus(call), async (ctx) => {
-          for await (const response of handle(call.request, ctx)) {
+          for await (const response of handle(await admit(call.request, ctx), ctx)) {
             await write(call, output(response), ctx.signal);
           }
           call.end();
@@ -89,7 +95,7 @@ export function grpcHandler(
       const handle = impl as AnyClientStreaming;
       return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         serve(method, edge, call, callback, async (ctx) => {
-          callback(null, output(await handle(call, ctx)));
+          callback(null, output(await handle(admitEach(call, admit, ctx), ctx)));
         });
       };
     }
@@ -97,13 +103,47 @@ export function grpcHandler(
       const handle = impl as AnyBiDi;
       return (call: ServerDuplexStream<unknown, unknown>) => {
         serve(method, edge, call, emitStatus(call), async (ctx) => {
-          for await (const response of handle(call, ctx)) {
+          for await (const response of handle(admitEach(call, admit, ctx), ctx)) {
             await write(call, output(response), ctx.signal);
           }
           call.end();
         });
       };
     }
+  }
+}
+
+type Admit = (request: unknown, ctx: CallContext) => unknown;
+
+/** Runs `authorize` on a decoded request; what it returns must still be the method's input. */
+function authorizer(method: DescMethod, authorize: Authorize): Admit {
+  return async (request, ctx) => {
+    const admitted: Message = await authorize(request as Message, ctx);
+    if (admitted.$typeName !== method.input.typeName) {
+      throw new UnderstudyError(
+        ErrorCode.Internal,
+        `authorize answered ${rpcName(method)} with a ${admitted.$typeName}`,
+      );
+    }
+    return admitted;
+  };
+}
+
+/**
+ * A request stream whose messages reach the handler one by one, each once admitted. A handler
+ * that stops reading early (it failed, or has heard enough) leaves the call's stream open:
+ * destroying it there would keep the call from sending its status.
+ */
+async function* admitEach(
+  requests: AsyncIterable<unknown>,
+  admit: Admit,
+  ctx: CallContext,
+): AsyncGenerator {
+  const reader = requests[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await reader.next();
+    if (next.done === true) return;
+    yield await admit(next.value, ctx);
   }
 }
 

@@ -12,6 +12,7 @@ export {
   type Client,
   type ClientMethod,
   type ClientOptions,
+  type ClientTls,
   type ClientStreamingMethod,
   type Requests,
   type ServerStreamingMethod,
@@ -19,13 +20,15 @@ export {
 } from './client.js';
 export { HealthRegistry, type ServingStatus } from './health.js';
 export type { RetryDelay } from './intake.js';
-export { GrpcServer, type GrpcServerOptions } from './server.js';
+export { GrpcServer, type GrpcServerOptions, type GrpcTls } from './server.js';
 export type {
   Authenticate,
+  Authorize,
   BiDiStreamingImpl,
   CallContext,
   ClientStreamingImpl,
   MethodImpl,
+  Peer,
   Principal,
   RawBiDiStreamingImpl,
   RawClientStreamingImpl,

@@ -4,6 +4,7 @@ import {
   status,
   type Deadline,
   type Metadata,
+  type ServerInterceptingCallInterface,
   type ServerInterceptor,
   type StatusObject,
 } from '@grpc/grpc-js';
@@ -19,7 +20,7 @@ import {
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import type { Logger } from '@understudy/telemetry';
 import { methodPath } from './adapter.js';
-import type { Authenticate, Principal } from './service-impl.js';
+import type { Authenticate, Authorize, Peer, Principal } from './service-impl.js';
 import { statusOfError } from './status.js';
 import { metadataGetter, rpcAttributes, rpcName, type RpcTelemetry } from './telemetry.js';
 
@@ -32,6 +33,8 @@ export interface Edge {
   readonly telemetry: RpcTelemetry;
   /** Absent for public services (health, reflection) and servers without authentication. */
   readonly authenticate: Authenticate | undefined;
+  /** Absent like `authenticate`; handlers run it on each decoded request. */
+  readonly authorize: Authorize | undefined;
   readonly retryDelay: RetryDelay | undefined;
   /** Where the service's calls come in; handlers take them from here. */
   readonly intake: CallIntake;
@@ -71,6 +74,12 @@ export function answerFailure(
     edge.logger.debug(fields, failure.message);
   }
   return statusOfError(failure, edge.retryDelay?.(failure));
+}
+
+/** Only a certificate the server verified (mutual TLS): grpc-js leaves out any other. */
+function peerOf(call: ServerInterceptingCallInterface): Peer {
+  const certificate = call.getAuthContext().sslPeerCertificate;
+  return certificate === undefined ? {} : { certificate };
 }
 
 function endedByTransport(deadline: Deadline): status {
@@ -160,7 +169,7 @@ export class CallIntake {
             void context.with(arrived.context, async () => {
               let principal: Principal;
               try {
-                principal = await authenticate(metadata, route.method);
+                principal = await authenticate(metadata, route.method, peerOf(call));
               } catch (error) {
                 if (arrived.state !== 'authenticating') return;
                 const answer = answerFailure(route.edge, route.method, UnderstudyError.from(error));

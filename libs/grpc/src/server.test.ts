@@ -321,6 +321,29 @@ describe('deadlines and cancellation', () => {
     const error = await rejection(echo.join(broken()));
     expect(error).toMatchObject({ code: ErrorCode.DataLoss, message: 'source broke' });
   });
+
+  it('answers the status of a bidi handler that fails before reading every request', async () => {
+    const echo = await serveEcho({
+      chat: async function* (requests) {
+        for await (const request of requests) {
+          if (request.value === 'stop') {
+            throw new UnderstudyError(ErrorCode.FailedPrecondition, 'told to stop');
+          }
+          yield { value: request.value };
+        }
+      },
+    });
+    const received: string[] = [];
+    const error = await rejection(
+      (async () => {
+        for await (const r of echo.chat([{ value: 'a' }, { value: 'stop' }, { value: 'b' }])) {
+          received.push(r.value);
+        }
+      })(),
+    );
+    expect(received).toEqual(['a']);
+    expect(error).toMatchObject({ code: ErrorCode.FailedPrecondition, message: 'told to stop' });
+  });
 });
 
 describe('authentication', () => {

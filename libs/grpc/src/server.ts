@@ -1,3 +1,4 @@
+import { createSecureContext } from 'node:tls';
 import type { DescService } from '@bufbuild/protobuf';
 import {
   Server,
@@ -13,8 +14,21 @@ import { grpcHandler, type Encoding } from './handlers.js';
 import { HealthRegistry, overallService } from './health.js';
 import { CallIntake, type Edge, type RetryDelay } from './intake.js';
 import { ReflectionIndex, reflectionServices } from './reflection.js';
-import type { Authenticate, RawServiceImpl, ServiceImpl } from './service-impl.js';
+import type { Authenticate, Authorize, RawServiceImpl, ServiceImpl } from './service-impl.js';
 import { RpcTelemetry } from './telemetry.js';
+
+/** PEM files' contents a server serves TLS with. */
+export interface GrpcTls {
+  /** The certificate chain the server presents, and its private key. */
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /**
+   * CA certificates for mutual TLS: every caller must then present a certificate one of them
+   * signed, which `authenticate` sees (grpc-js asks for client certificates only when it
+   * requires them, so there is no optional mode).
+   */
+  readonly clientCa?: Buffer;
+}
 
 export interface GrpcServerOptions {
   /** Interface to listen on; all IPv4 interfaces by default. */
@@ -27,6 +41,13 @@ export interface GrpcServerOptions {
    * reflection stay public.
    */
   readonly authenticate?: Authenticate;
+  /**
+   * Runs on each decoded request of a registered service, after `authenticate` and before the
+   * handler; a server with it takes no raw services, whose requests it could not see.
+   */
+  readonly authorize?: Authorize;
+  /** Serves TLS (and mutual TLS with `clientCa`) instead of plaintext. */
+  readonly tls?: GrpcTls;
   /**
    * Seconds a caller should wait before retrying after a failure, sent as google.rpc.RetryInfo;
    * undefined (the default) where nothing is known.
@@ -125,6 +146,7 @@ export class GrpcServer {
         logger: this.#logger,
         telemetry,
         authenticate: isPublic ? undefined : this.#options.authenticate,
+        authorize: isPublic ? undefined : this.#options.authorize,
         retryDelay: this.#options.retryDelay,
         intake: this.#intake,
       };
@@ -135,8 +157,16 @@ export class GrpcServer {
     }
 
     const address = hostPort(this.#options.host ?? '0.0.0.0', this.#options.port ?? 0);
+    const { tls } = this.#options;
+    let credentials: ServerCredentials;
+    try {
+      credentials = credentialsOf(tls);
+    } catch (error) {
+      this.#state = 'stopped';
+      throw error;
+    }
     this.#port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
+      this.#server.bindAsync(address, credentials, (error, port) => {
         if (error) {
           this.#state = 'stopped';
           reject(
@@ -154,7 +184,8 @@ export class GrpcServer {
       if (this.health.get(name) === undefined) this.health.set(name, 'SERVING');
     }
     this.#state = 'serving';
-    this.#logger.info({ address, port: this.#port }, 'gRPC server listening');
+    const transport = tls === undefined ? 'plaintext' : tls.clientCa ? 'mutual TLS' : 'TLS';
+    this.#logger.info({ address, port: this.#port, transport }, 'gRPC server listening');
     return this.#port;
   }
 
@@ -191,6 +222,12 @@ export class GrpcServer {
       throw new UnderstudyError(
         ErrorCode.AlreadyExists,
         `${service.typeName} is served by GrpcServer itself`,
+      );
+    }
+    if (encoding === 'raw' && this.#options.authorize !== undefined) {
+      throw new UnderstudyError(
+        ErrorCode.FailedPrecondition,
+        `${service.typeName} is raw: authorize cannot see its requests`,
       );
     }
     this.#add(service, impl, false, encoding);
@@ -232,6 +269,26 @@ function handlersOf(
       return [method.localName, grpcHandler(method, handler.bind(impl), edge, encoding)];
     }),
   );
+}
+
+function credentialsOf(tls: GrpcTls | undefined): ServerCredentials {
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  try {
+    // Unusable files fail here, named as such, rather than as a failure to listen.
+    createSecureContext({
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.clientCa && { ca: tls.clientCa }),
+    });
+  } catch (error) {
+    throw new UnderstudyError(
+      ErrorCode.InvalidArgument,
+      'the TLS certificate, key or client CA is not usable',
+      { cause: error },
+    );
+  }
+  const pair = { cert_chain: tls.cert, private_key: tls.key };
+  return ServerCredentials.createSsl(tls.clientCa ?? null, [pair], tls.clientCa !== undefined);
 }
 
 function hostPort(host: string, port: number): string {

@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import type {
   DescMessage,
   DescMethod,
@@ -6,6 +7,7 @@ import type {
   DescMethodServerStreaming,
   DescMethodUnary,
   DescService,
+  Message,
   MessageInitShape,
   MessageShape,
 } from '@bufbuild/protobuf';
@@ -19,15 +21,35 @@ export interface Principal {
   readonly tenantId?: string;
 }
 
+/** What the transport tells about the caller. */
+export interface Peer {
+  /**
+   * The certificate the caller presented, verified against the server's client CA; only over
+   * mutual TLS (`GrpcServerOptions.tls.clientCa`).
+   */
+  readonly certificate?: PeerCertificate;
+}
+
 /**
- * Establishes the caller from request metadata, or throws (rejects with) an `UnderstudyError`
- * (UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED for a caller over its rate). Runs
- * when a call's metadata arrives, before its request message is read, inside the call's span.
+ * Establishes the caller from request metadata and the transport, or throws (rejects with) an
+ * `UnderstudyError` (UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED for a caller over its
+ * rate). Runs when a call's metadata arrives, before its request message is read, inside the
+ * call's span.
  */
 export type Authenticate = (
   metadata: Metadata,
   method: DescMethod,
+  peer: Peer,
 ) => Principal | Promise<Principal>;
+
+/**
+ * Decides, once a request is decoded, whether the caller may make it, for what `authenticate`
+ * cannot see before the body (e.g. which tenant a request is for); throws (rejects with)
+ * PERMISSION_DENIED or INVALID_ARGUMENT otherwise. Returns the request the handler gets: the one
+ * given, or a copy with what the caller implies filled in (e.g. the tenant of a caller acting for
+ * one). Runs for every request message of typed services, streamed ones included.
+ */
+export type Authorize = (request: Message, context: CallContext) => Message | Promise<Message>;
 
 /** What a handler knows about the call beyond its request. */
 export interface CallContext {

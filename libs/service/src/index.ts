@@ -1,3 +1,4 @@
+export { grpcClientOptions, grpcServerOptions } from './grpc.js';
 export {
   kafkaDriver,
   messagingDriver,
@@ -22,6 +23,7 @@ export {
 export {
   commonSettings,
   databaseSettings,
+  grpcClientSettings,
   grpcSettings,
   kafkaSettings,
   s3Settings,

@@ -20,6 +20,7 @@ import {
 } from '@understudy/messaging';
 import { silentLogger, startTelemetry } from '@understudy/telemetry';
 import { describe, expect, it } from 'vitest';
+import { grpcServerOptions } from './grpc.js';
 import { grpcSettings } from './settings.js';
 import {
   InjectConfig,
@@ -64,7 +65,7 @@ function probe(onInit?: () => void, name = 'probe'): ServiceDefinition<typeof se
       @Module({
         imports: [
           MessagingModule.forRoot({ driver: new InProcessDriver(), producerName: 'probe' }),
-          GrpcModule.forRootAsync({ useFactory: () => config.grpc }),
+          GrpcModule.forRootAsync({ useFactory: () => grpcServerOptions(config.grpc) }),
         ],
         providers: [Recorder, { provide: 'init', useFactory: () => onInit?.() ?? true }],
       })

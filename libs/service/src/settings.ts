@@ -15,10 +15,38 @@ export const commonSettings = {
   shutdownTimeoutMs: setting('UNDERSTUDY_SHUTDOWN_TIMEOUT_MS', env.positiveInt().default(25_000)),
 };
 
+/** The service's gRPC server; `grpcServerOptions` reads its TLS files. */
 export const grpcSettings = {
   host: setting('UNDERSTUDY_GRPC_HOST', env.text().default('0.0.0.0')),
   port: setting('UNDERSTUDY_GRPC_PORT', env.port().default(50051)),
+  /** PEM files mounted from a Secret; plaintext without a certificate. */
+  tls: {
+    certFile: setting('UNDERSTUDY_GRPC_TLS_CERT_FILE', env.text().optional()),
+    keyFile: setting('UNDERSTUDY_GRPC_TLS_KEY_FILE', env.text().optional()),
+    /** CA certificates of the callers': every caller must then present one (mutual TLS). */
+    clientCaFile: setting('UNDERSTUDY_GRPC_TLS_CLIENT_CA_FILE', env.text().optional()),
+  },
 };
+
+/**
+ * How a service calls another's gRPC server, each variable named `<prefix>_…` (e.g.
+ * `UNDERSTUDY_REGISTRY_ADDRESS`); `grpcClientOptions` reads the files.
+ */
+export function grpcClientSettings(prefix: string) {
+  return {
+    /** `host:port`. */
+    address: setting(`${prefix}_ADDRESS`, env.text()),
+    /** A file mounted from a Secret whose content is sent as `authorization: Bearer <token>`. */
+    tokenFile: setting(`${prefix}_TOKEN_FILE`, env.text().optional()),
+    tls: {
+      /** TLS when set: the CA certificates the server's certificate must chain to (PEM). */
+      caFile: setting(`${prefix}_TLS_CA_FILE`, env.text().optional()),
+      /** The certificate and key to present, for mutual TLS (PEM). */
+      certFile: setting(`${prefix}_TLS_CERT_FILE`, env.text().optional()),
+      keyFile: setting(`${prefix}_TLS_KEY_FILE`, env.text().optional()),
+    },
+  };
+}
 
 /** Kafka; the brokers are required unless the host process shares its bus (`SharedDrivers`). */
 export const kafkaSettings = {

@@ -11,4 +11,6 @@ export {
   readContentKeys,
   type ContentKey,
 } from './content-keys.js';
+export { DigestMatcher, sha256Hex } from './digests.js';
+export { readMountedFile } from './mounted-file.js';
 export { readTenantKeys, TenantKeys, type TenantLimits } from './tenant-keys.js';

@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from '@understudy/config';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { DigestMatcher, sha256Hex } from './digests.js';
 import { readMountedFile } from './mounted-file.js';
 
 /** Per-tenant overrides of a service's limits; what is left out keeps the service default. */
@@ -21,7 +21,7 @@ const limit = () => z.number().int().positive().optional();
 const keysFile = z.array(
   z.object({
     tenant: z.string().min(1),
-    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits'),
+    sha256: sha256Hex(),
     // Strict: a misspelt limit would otherwise be dropped silently and the default applied.
     limits: z
       .strictObject({ requestsPerSecond: limit(), bytesPerSecond: limit(), maxBodyBytes: limit() })
@@ -29,16 +29,10 @@ const keysFile = z.array(
   }),
 );
 
-const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest();
-
-/**
- * API keys to tenants. Only SHA-256 digests of the keys are held; a presented key is hashed and
- * compared against every digest in constant time, so neither a match nor its position leaks
- * through timing.
- */
+/** API keys to tenants, held as SHA-256 digests (see `DigestMatcher`). */
 export class TenantKeys {
   private constructor(
-    private readonly entries: readonly { readonly tenant: string; readonly digest: Buffer }[],
+    private readonly keys: DigestMatcher<string>,
     /** Overrides by tenant, for tenants whose entries set `limits`. */
     readonly limits: ReadonlyMap<string, TenantLimits>,
   ) {}
@@ -68,24 +62,18 @@ export class TenantKeys {
       );
     }
     return new TenantKeys(
-      parsed.data.map(({ tenant, sha256 }) => ({ tenant, digest: Buffer.from(sha256, 'hex') })),
+      new DigestMatcher(parsed.data.map(({ tenant, sha256 }) => [sha256, tenant] as const)),
       limitsByTenant(parsed.data, source),
     );
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.keys.size;
   }
 
   /** The tenant owning `key`, or undefined. */
   tenantOf(key: string): string | undefined {
-    const presented = digest(key);
-    let tenant: string | undefined;
-    for (const entry of this.entries) {
-      // No early exit: every digest is compared whatever matched before.
-      if (timingSafeEqual(entry.digest, presented)) tenant ??= entry.tenant;
-    }
-    return tenant;
+    return this.keys.match(key);
   }
 }
 
