@@ -57,12 +57,30 @@ export default tseslint.config(
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },
   {
-    // Integration tests and benchmarks, and only they, start real servers through the test bed.
-    files: ['**/*.int.test.ts', '**/bench/**/*.ts'],
+    // Integration tests and benchmarks, and only they, start real servers through the test bed:
+    // themselves, or through their helpers, named *.int.ts, which nothing else may import.
+    files: ['**/*.int.test.ts', '**/*.int.ts', '**/bench/**/*.ts'],
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',
         moduleBoundaries(['type:lib', 'type:contracts', 'type:testing']),
+      ],
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    ignores: ['**/*.int.test.ts', '**/*.int.ts', '**/bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '\\.int(\\.[jt]s)?$',
+              message: 'Integration-test helpers are for integration tests and benchmarks only.',
+            },
+          ],
+        },
       ],
     },
   },

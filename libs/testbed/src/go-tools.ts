@@ -54,6 +54,25 @@ export function grpcurlBinary(progress?: Progress): Promise<string> {
   );
 }
 
+export const GHZ_VERSION = 'v0.121.0';
+
+/**
+ * ghz, the gRPC load tool the benchmarks drive servers with (via reflection). Built on first use
+ * only: no test needs it, so the test bed's prepare step leaves it out.
+ */
+export function ghzBinary(progress?: Progress): Promise<string> {
+  return goBinary(
+    {
+      name: 'ghz',
+      module: 'github.com/bojand/ghz/cmd/ghz',
+      version: GHZ_VERSION,
+      cacheDir: join('tools', `ghz-${GHZ_VERSION}`),
+      buildTime: 'about a minute on 2 cores',
+    },
+    progress,
+  );
+}
+
 export const HELM_VERSION = 'v3.21.4';
 
 /** helm, which renders and lints the chart in helm/ for the manifest validation tests. */

@@ -1,8 +1,11 @@
 export type { Progress } from './artifacts.js';
+export { bundleService, type BundleOptions } from './bundle.js';
 export type { KafkaEndpoint, PostgresEndpoint, S3Endpoint, TestbedEndpoints } from './endpoints.js';
 export {
+  GHZ_VERSION,
   GRPCURL_VERSION,
   HELM_VERSION,
+  ghzBinary,
   goBinary,
   grpcurl,
   grpcurlBinary,
@@ -17,5 +20,6 @@ export { freePort } from './ports.js';
 export { cacheRoot, stateRoot } from './paths.js';
 export { createDatabase, startPostgres, type PostgresServer } from './postgres.js';
 export { prepare, type Artifacts } from './prepare.js';
+export { ServiceProcess, type ProcessExit, type ServiceProcessOptions } from './service-process.js';
 export { startTestbed, type Testbed } from './testbed.js';
 export { trainerPython, writeTinyDataset, type TrainerPython } from './trainer.js';

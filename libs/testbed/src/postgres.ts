@@ -126,6 +126,9 @@ export async function startPostgres(options: { name?: string } = {}): Promise<Po
         'unix_socket_directories=',
         '-c',
         'max_connections=200',
+        // Lets tests count the statements a service runs (CREATE EXTENSION pg_stat_statements).
+        '-c',
+        'shared_preload_libraries=pg_stat_statements',
         // Test data is thrown away: durability would only cost time.
         '-c',
         'fsync=off',

@@ -1,16 +1,11 @@
 /**
- * The collector under test, as its own process: built from the sources into one ES module (the
- * workspace libraries bundled in, npm packages left to node_modules, decorators compiled as tsc
- * does), then run with `node` as in its image, so that its RSS and CPU are its own.
+ * The collector under test, as its own process: bundled from the sources by the test bed's
+ * bundleService and run with `node` as in its image, so that its RSS and CPU are its own.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { open } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
+import { bundleService, ServiceProcess } from '@understudy/testbed';
 
 const collectorRoot = fileURLToPath(new URL('..', import.meta.url));
-const guard = fileURLToPath(new URL('ingest-guard.ts', import.meta.url));
 
 /** The two builds: the collector as deployed, and its edge alone (ingest-edge-main.ts). */
 export type CollectorBuild = 'collector' | 'collector-edge';
@@ -20,31 +15,11 @@ export type CollectorBuild = 'collector' | 'collector-edge';
  * and returns the folder.
  */
 export async function buildCollector(outDir: string): Promise<string> {
-  const conditions = ['@understudy/source', 'node', 'import', 'default'];
-  const input: Record<CollectorBuild, string> = {
+  const entries: Record<CollectorBuild, string> = {
     collector: 'src/main.ts',
     'collector-edge': 'bench/ingest-edge-main.ts',
   };
-  await build({
-    configFile: false,
-    root: collectorRoot,
-    logLevel: 'warn',
-    resolve: { conditions },
-    ssr: { resolve: { conditions, externalConditions: ['node', 'import', 'default'] } },
-    build: {
-      ssr: true,
-      outDir,
-      emptyOutDir: true,
-      sourcemap: true,
-      minify: false,
-      target: 'node24',
-      rolldownOptions: {
-        input,
-        output: { entryFileNames: '[name].mjs', chunkFileNames: '[name]-[hash].mjs' },
-      },
-    },
-  });
-  return outDir;
+  return bundleService({ root: collectorRoot, entries, outDir });
 }
 
 export interface CollectorOptions {
@@ -66,66 +41,38 @@ export interface CollectorCounts {
 
 export class CollectorProcess {
   readonly url: string;
-  private readonly opsUrl: string;
-  private readonly child: ChildProcess;
-  private readonly exited: Promise<number | null>;
+  private readonly process: ServiceProcess;
 
-  private constructor(child: ChildProcess, options: CollectorOptions) {
-    this.child = child;
+  private constructor(process: ServiceProcess, options: CollectorOptions) {
+    this.process = process;
     this.url = `http://127.0.0.1:${String(options.httpPort)}/v1/traces`;
-    this.opsUrl = `http://127.0.0.1:${String(options.opsPort)}`;
-    this.exited = new Promise((resolve) => child.once('exit', resolve));
   }
 
   /** Starts the collector and waits until /readyz answers 200. */
   static async start(options: CollectorOptions): Promise<CollectorProcess> {
-    const log = await open(options.logFile, 'a');
     const profile =
       options.cpuProfileDir === undefined
         ? []
         : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
-    let child: ChildProcess;
-    try {
-      child = spawn(process.execPath, [...profile, '--import', guard, options.bundle], {
-        cwd: collectorRoot,
-        env: { ...process.env, NODE_ENV: 'production', ...options.env },
-        stdio: ['ignore', log.fd, log.fd, 'ipc'],
-      });
-    } finally {
-      await log.close();
-    }
-    const collector = new CollectorProcess(child, options);
-    await collector.ready(options.logFile);
-    return collector;
+    const process = await ServiceProcess.start({
+      name: 'the collector',
+      bundle: options.bundle,
+      env: options.env,
+      opsPort: options.opsPort,
+      servingPorts: [options.httpPort],
+      logFile: options.logFile,
+      cwd: collectorRoot,
+      nodeOptions: profile,
+    });
+    return new CollectorProcess(process, options);
   }
 
   get pid(): number {
-    const { pid } = this.child;
-    if (pid === undefined) throw new Error('the collector did not start');
-    return pid;
-  }
-
-  private get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  private async ready(logFile: string): Promise<void> {
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && this.running) {
-      const status = await fetch(`${this.opsUrl}/readyz`).then(
-        (response) => response.status,
-        () => 0,
-      );
-      if (status === 200) return;
-      await sleep(250);
-    }
-    const reason = this.running ? 'was not ready in 120 s' : 'exited';
-    await this.stop();
-    throw new Error(`the collector ${reason}; see ${logFile}`);
+    return this.process.pid;
   }
 
   async counts(): Promise<CollectorCounts> {
-    const text = await (await fetch(`${this.opsUrl}/metrics`)).text();
+    const text = await (await fetch(`${this.process.opsUrl}/metrics`)).text();
     const exportsByStatus: Record<string, number> = {};
     let spansAccepted = 0;
     for (const { name, labels, value } of samples(text)) {
@@ -146,13 +93,7 @@ export class CollectorProcess {
 
   /** Stops it as an orchestrator does (SIGTERM; the service drains and exits). */
   async stop(): Promise<void> {
-    if (!this.running) return;
-    this.child.kill('SIGTERM');
-    const exited = await Promise.race([this.exited.then(() => true), sleep(30_000, false)]);
-    if (!exited) {
-      this.child.kill('SIGKILL');
-      await this.exited;
-    }
+    await this.process.stop();
   }
 }
 

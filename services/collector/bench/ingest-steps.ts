@@ -143,8 +143,6 @@ async function startRun(bench: Bench, { label, cpuProfileDir }: Plan) {
       UNDERSTUDY_HTTP_PORT: String(httpPort),
       UNDERSTUDY_GRPC_HOST: '127.0.0.1',
       UNDERSTUDY_GRPC_PORT: String(grpcPort),
-      UNDERSTUDY_OPS_HOST: '127.0.0.1',
-      UNDERSTUDY_OPS_PORT: String(opsPort),
       // The per-tenant rate limits are policy, not capacity: out of the way here.
       UNDERSTUDY_COLLECTOR_TENANT_REQUESTS_PER_SECOND: '1000000',
       UNDERSTUDY_COLLECTOR_TENANT_BYTES_PER_SECOND: String(2 ** 31 - 1),
