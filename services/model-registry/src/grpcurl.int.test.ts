@@ -3,26 +3,44 @@ import { postgresUrl, type RunningService } from '@understudy/service';
 import { createDatabase, grpcurl, uniqueName, type GrpcurlResult } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
+import { testToken } from './testing/principals.js';
 import { startRegistry } from './testing/start.js';
 
 const registryService = 'understudy.v1.ModelRegistryService';
 
 let service: RunningService<typeof settings>;
 let target: string;
+/** `-H` flags that authenticate as an admin of every tenant. */
+let asAdmin: string[];
+/** The token of a reader of tenant acme alone. */
+const acmeReader = testToken('acme-reader');
 
 beforeAll(async () => {
   const { kafka, postgres } = inject('testbed');
   const database = await createDatabase(postgres, uniqueName('registry-grpcurl'));
-  ({ service, address: target } = await startRegistry(kafka.brokers, postgresUrl(database)));
+  const registry = await startRegistry(kafka.brokers, postgresUrl(database), {
+    principals: [
+      { subject: 'acme-reader', token: acmeReader, roles: ['reader'], tenants: ['acme'] },
+    ],
+  });
+  ({ service, address: target } = registry);
+  asAdmin = ['-H', `authorization: Bearer ${registry.adminToken}`];
 });
 
 afterAll(async () => {
   await service.stop();
 });
 
-/** Runs `grpcurl -plaintext [-d body] <registry> <command…>`; resolves whatever its exit status. */
+/**
+ * Runs `grpcurl -plaintext -H 'authorization: Bearer <admin token>' [-d body] <registry>
+ * <command…>`; resolves whatever its exit status.
+ */
 function grpcurlAt(body: unknown, ...command: string[]): Promise<GrpcurlResult> {
-  return grpcurl(target, body === undefined ? [] : ['-d', JSON.stringify(body)], ...command);
+  return grpcurl(
+    target,
+    [...asAdmin, ...(body === undefined ? [] : ['-d', JSON.stringify(body)])],
+    ...command,
+  );
 }
 
 /** The output of a grpcurl run that must succeed. */
@@ -51,15 +69,23 @@ describe('grpcurl against the model registry, without .proto files', () => {
   it('describes the service and its request messages from the descriptors', async () => {
     const description = await grpcurlOk(undefined, 'describe', registryService);
     expect(description).toContain(`${registryService} is a service:`);
-    for (const rpc of [
-      'rpc CreateDataset ( .understudy.v1.CreateDatasetRequest ) returns ( .understudy.v1.CreateDatasetResponse );',
-      'rpc GetModelVersion ( .understudy.v1.GetModelVersionRequest ) returns ( .understudy.v1.GetModelVersionResponse );',
-      'rpc ListModelVersions ( .understudy.v1.ListModelVersionsRequest ) returns ( .understudy.v1.ListModelVersionsResponse );',
-      'rpc PromoteModelVersion ( .understudy.v1.PromoteModelVersionRequest ) returns ( .understudy.v1.PromoteModelVersionResponse );',
-      'rpc WatchRoutingTable ( .understudy.v1.WatchRoutingTableRequest ) returns ( stream .understudy.v1.WatchRoutingTableResponse );',
+    // Each method with the role it needs, as the registry enforces it.
+    for (const [rpc, role] of [
+      ['CreateDataset', 'WRITER'],
+      ['GetModelVersion', 'READER'],
+      ['ListModelVersions', 'READER'],
+      ['PromoteModelVersion', 'WRITER'],
+      ['ApproveModelVersion', 'APPROVER'],
+      ['UpdatePromotionPolicy', 'ADMIN'],
     ]) {
-      expect(description).toContain(rpc);
+      expect(description).toContain(
+        `rpc ${rpc} ( .understudy.v1.${rpc}Request ) returns ( .understudy.v1.${rpc}Response ) {\n` +
+          `    option (.understudy.v1.required_role) = ACCESS_ROLE_${role};`,
+      );
     }
+    expect(description).toContain(
+      'rpc WatchRoutingTable ( .understudy.v1.WatchRoutingTableRequest ) returns ( stream .understudy.v1.WatchRoutingTableResponse ) {',
+    );
 
     const request = await grpcurlOk(undefined, 'describe', 'understudy.v1.GetModelVersionRequest');
     expect(request).toContain('understudy.v1.GetModelVersionRequest is a message:');
@@ -87,6 +113,8 @@ describe('grpcurl against the model registry, without .proto files', () => {
       datasetId,
       tenantId,
       taskId,
+      train: { bucket: 'datasets', key: `${datasetId}/train.jsonl`, sha256: 'ab'.repeat(32) },
+      eval: { bucket: 'datasets', key: `${datasetId}/eval.jsonl`, sha256: 'cd'.repeat(32) },
       trainExampleCount: '80',
       evalExampleCount: '20',
       sourceWindow: { startTime: '2026-01-01T00:00:00Z', endTime: '2026-01-08T00:00:00Z' },
@@ -144,5 +172,34 @@ describe('grpcurl against the model registry, without .proto files', () => {
     expect(invalid.exitCode).toBe(64 + 3); // INVALID_ARGUMENT
     expect(invalid.stderr).toContain('Code: InvalidArgument');
     expect(invalid.stderr).toContain('Message: tenant_id must be set');
+  });
+
+  it('answers Unauthenticated without a token and PermissionDenied for a tenant not its own', async () => {
+    const body = JSON.stringify({ tenantId: 'acme', modelVersionId: randomUUID() });
+    const anonymous = await grpcurl(target, ['-d', body], `${registryService}/GetModelVersion`);
+    expect(anonymous.exitCode).toBe(64 + 16); // UNAUTHENTICATED
+    expect(anonymous.stderr).toContain('Code: Unauthenticated');
+
+    const wrongToken = await grpcurl(
+      target,
+      ['-H', 'authorization: Bearer not-a-known-token', '-d', body],
+      `${registryService}/GetModelVersion`,
+    );
+    expect(wrongToken.exitCode).toBe(64 + 16);
+    expect(wrongToken.stderr).not.toContain('not-a-known-token');
+
+    const foreign = await grpcurl(
+      target,
+      ['-H', `authorization: Bearer ${acmeReader}`, '-d', JSON.stringify({ tenantId: 'globex' })],
+      `${registryService}/GetRoutingTable`,
+    );
+    expect(foreign.exitCode).toBe(64 + 7); // PERMISSION_DENIED
+    expect(foreign.stderr).toContain('Message: acme-reader may not act for tenant globex');
+    const own = await grpcurl(
+      target,
+      ['-H', `authorization: Bearer ${acmeReader}`, '-d', '{}'],
+      `${registryService}/GetRoutingTable`,
+    );
+    expect(own, own.stderr).toMatchObject({ exitCode: 0 });
   });
 });

@@ -9,25 +9,42 @@ import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
 import {
+  grpcServerOptions,
   messagingDriver,
   openDatabase,
+  postgresConnection,
   type ServiceConfig,
   type ServiceDefinition,
   type SharedDrivers,
 } from '@understudy/service';
 import { HealthRegistry, type Logger } from '@understudy/telemetry';
 import { DataSource } from 'typeorm';
+import { registryAccess } from './auth/access.js';
 import { settings } from './config.js';
 import { producerName } from './domain/events.js';
+import { Lineage } from './domain/lineage.js';
 import { ModelRegistry } from './domain/model-registry.js';
 import { RevisionNotifier } from './domain/revision-notifier.js';
+import { RoutingFeed } from './domain/routing-feed.js';
+import { RoutingWatch } from './domain/routing-watch.js';
+import { ApprovalStore } from './drivers/approvals.js';
+import { AuditLog } from './drivers/audit.js';
 import { DatasetStore } from './drivers/datasets.js';
+import { EvaluationStore } from './drivers/evaluations.js';
 import { entities } from './drivers/entities.js';
 import { migrations } from './drivers/migrations.js';
 import { ModelVersionStore } from './drivers/model-versions.js';
+import { PostgresOutbox } from './drivers/outbox.js';
+import { PolicyStore } from './drivers/policies.js';
+import { PromotionStore } from './drivers/promotions.js';
+import { RouteStore } from './drivers/routes.js';
 import { RoutingStore } from './drivers/routing.js';
+import { RoutingListener } from './drivers/routing-listener.js';
+import { ReviewReader } from './drivers/reviews.js';
+import { TaskStore } from './drivers/tasks.js';
 import { ViewStore } from './drivers/views.js';
 import { ViewConsumers } from './handlers/events.consumer.js';
+import { OutboxRelay, outboxRelayOptions } from './handlers/outbox.relay.js';
 import { RegistryGrpc } from './handlers/registry.grpc.js';
 
 export type RegistryConfig = ServiceConfig<typeof settings>;
@@ -65,10 +82,16 @@ function registryModule(config: RegistryConfig, logger: Logger, shared: SharedDr
           driver: messagingDriver(config.kafka, producerName, logger, shared),
           producerName,
           logger,
-          topics: [topics.modelVersions, topics.routes],
+          topics: [topics.modelVersions, topics.routes, topics.audit],
         }),
       }),
-      GrpcModule.forRootAsync({ useFactory: () => ({ ...config.grpc, logger }) }),
+      GrpcModule.forRootAsync({
+        useFactory: async () => ({
+          ...(await grpcServerOptions(config.grpc)),
+          ...(await registryAccess(config.access, logger)),
+          logger,
+        }),
+      }),
     ],
     providers: [
       {
@@ -98,28 +121,131 @@ function registryModule(config: RegistryConfig, logger: Logger, shared: SharedDr
         useFactory: (ds: DataSource) => new ViewStore(ds),
       },
       {
+        provide: TaskStore,
+        inject: [DataSource],
+        useFactory: (ds: DataSource) => new TaskStore(ds),
+      },
+      {
+        provide: Lineage,
+        inject: [DataSource, TaskStore, DatasetStore, ViewStore, ModelVersionStore, RoutingStore],
+        useFactory: (
+          ds: DataSource,
+          tasks: TaskStore,
+          datasets: DatasetStore,
+          runs: ViewStore,
+          modelVersions: ModelVersionStore,
+          routing: RoutingStore,
+        ) =>
+          new Lineage({
+            tasks,
+            datasets,
+            runs,
+            modelVersions,
+            routing,
+            reviews: new ReviewReader(ds),
+          }),
+      },
+      {
         provide: ModelVersionStore,
         inject: [DataSource],
+        useFactory: (ds: DataSource) => new ModelVersionStore(ds),
+      },
+      {
+        provide: PromotionStore,
+        inject: [DataSource],
         useFactory: (ds: DataSource) =>
-          new ModelVersionStore(ds, { ...routeDefaults, endpoint: config.servingEndpoint ?? '' }),
+          new PromotionStore(ds, { ...routeDefaults, endpoint: config.servingEndpoint ?? '' }),
+      },
+      {
+        provide: EvaluationStore,
+        inject: [DataSource],
+        useFactory: (ds: DataSource) => new EvaluationStore(ds),
+      },
+      {
+        provide: ApprovalStore,
+        inject: [DataSource],
+        useFactory: (ds: DataSource) => new ApprovalStore(ds),
+      },
+      {
+        provide: PolicyStore,
+        inject: [DataSource],
+        useFactory: (ds: DataSource) => new PolicyStore(ds),
+      },
+      {
+        provide: RouteStore,
+        inject: [DataSource],
+        useFactory: (ds: DataSource) => new RouteStore(ds),
       },
       RevisionNotifier,
       {
         provide: ModelRegistry,
-        inject: [DatasetStore, ModelVersionStore, RoutingStore, ViewStore, RevisionNotifier],
+        inject: [
+          DatasetStore,
+          ModelVersionStore,
+          PromotionStore,
+          RoutingStore,
+          ViewStore,
+          RevisionNotifier,
+        ],
         useFactory: (
           datasets: DatasetStore,
           modelVersions: ModelVersionStore,
+          promotions: PromotionStore,
           routing: RoutingStore,
           views: ViewStore,
           notifier: RevisionNotifier,
         ) =>
           new ModelRegistry(
-            { datasets, modelVersions, routing, views },
+            { datasets, modelVersions, promotions, routing, views },
             notifier,
-            config.routingPollMs,
             logger,
           ),
+      },
+      {
+        provide: RoutingFeed,
+        inject: [RoutingStore, RevisionNotifier],
+        useFactory: (routing: RoutingStore, notifier: RevisionNotifier) =>
+          new RoutingFeed(
+            routing,
+            notifier,
+            { pollMs: config.routingPollMs, ringSize: config.routingFeedSize },
+            logger,
+          ),
+      },
+      {
+        provide: RoutingWatch,
+        inject: [RoutingStore, RoutingFeed],
+        useFactory: (routing: RoutingStore, feed: RoutingFeed) =>
+          new RoutingWatch(
+            routing,
+            feed,
+            {
+              revisions: config.routingRetentionRevisions,
+              hours: config.routingRetentionHours,
+            },
+            logger,
+          ),
+      },
+      {
+        provide: RoutingListener,
+        inject: [RoutingFeed],
+        useFactory: (feed: RoutingFeed) =>
+          new RoutingListener(
+            {
+              ...postgresConnection(config.database),
+              application_name: `${producerName}-routing-listener`,
+              connectionTimeoutMillis: 10_000,
+            },
+            feed,
+            logger,
+          ),
+      },
+      { provide: AuditLog, inject: [DataSource], useFactory: (ds: DataSource) => new AuditLog(ds) },
+      {
+        provide: OutboxRelay,
+        inject: [DataSource, Messaging],
+        useFactory: (ds: DataSource, messaging: Messaging) =>
+          new OutboxRelay(new PostgresOutbox(ds), messaging, outboxRelayOptions(config), logger),
       },
       Dependencies,
       RegistryGrpc,

@@ -2,6 +2,8 @@ import { create } from '@bufbuild/protobuf';
 import {
   ModelVersionEventSchema,
   RouteEventSchema,
+  type Approval,
+  type Evaluation,
   type EventMeta,
   type ModelStage,
   type ModelVersion,
@@ -17,8 +19,11 @@ export const producerName = 'model-registry';
 export const eventMeta = (tenantId: string): EventMeta =>
   newEventMeta({ tenantId, producer: producerName });
 
+/** The version an event is about; its events are keyed by its task. */
+type Subject = Pick<ModelVersion, 'tenantId' | 'modelVersionId' | 'taskId'>;
+
 function modelVersionEvent(
-  modelVersion: ModelVersion,
+  modelVersion: Subject,
   kind: ModelVersionEvent['kind'],
 ): ModelVersionEvent {
   return create(ModelVersionEventSchema, {
@@ -65,10 +70,31 @@ export function rolledBack(
   });
 }
 
+export function updated(modelVersion: ModelVersion): ModelVersionEvent {
+  return modelVersionEvent(modelVersion, {
+    case: 'updated',
+    value: { $typeName: 'understudy.v1.ModelVersionUpdated', modelVersion },
+  });
+}
+
 export function retired(modelVersion: ModelVersion, reason: string): ModelVersionEvent {
   return modelVersionEvent(modelVersion, {
     case: 'retired',
     value: { $typeName: 'understudy.v1.ModelVersionRetired', modelVersion, reason },
+  });
+}
+
+export function evaluated(modelVersion: Subject, evaluation: Evaluation): ModelVersionEvent {
+  return modelVersionEvent(modelVersion, {
+    case: 'evaluated',
+    value: { $typeName: 'understudy.v1.ModelVersionEvaluated', evaluation },
+  });
+}
+
+export function approved(modelVersion: Subject, approval: Approval): ModelVersionEvent {
+  return modelVersionEvent(modelVersion, {
+    case: 'approved',
+    value: { $typeName: 'understudy.v1.ModelVersionApproved', approval },
   });
 }
 

@@ -1,39 +1,31 @@
-import { create } from '@bufbuild/protobuf';
-import {
-  GetModelVersionLineageResponseSchema,
-  GetTaskLineageResponseSchema,
-  type GetModelVersionLineageResponse,
-  type GetTaskLineageResponse,
-  type ModelVersion,
-  type Route,
-  type WatchRoutingTableResponse,
+import type {
+  ModelVersion,
+  PromoteModelVersionResponse,
+  RollbackRouteResponse,
+  UpdateRouteResponse,
 } from '@understudy/contracts';
 import type { Logger } from '@understudy/telemetry';
 import type { DatasetStore } from '../drivers/datasets.js';
 import type { Actor } from '../drivers/changes.js';
+import type { ModelVersionStore } from '../drivers/model-versions.js';
 import type {
-  ModelVersionStore,
+  Changed,
   PromotionInput,
+  PromotionStore,
   RetirementInput,
-} from '../drivers/model-versions.js';
+  RollbackInput,
+  RouteUpdate,
+} from '../drivers/promotions.js';
 import type { RoutingStore } from '../drivers/routing.js';
 import type { ViewStore } from '../drivers/views.js';
 import type { RevisionNotifier } from './revision-notifier.js';
-import { requireFields } from './validation.js';
 
 export interface RegistryStores {
   readonly datasets: DatasetStore;
   readonly modelVersions: ModelVersionStore;
+  readonly promotions: PromotionStore;
   readonly routing: RoutingStore;
   readonly views: ViewStore;
-}
-
-export interface WatchOptions {
-  readonly tenantId: string;
-  readonly fromRevision: bigint;
-  readonly signal: AbortSignal;
-  /** Watchers end when this turns false (the server is shutting down). */
-  readonly serving: () => boolean;
 }
 
 /**
@@ -44,7 +36,6 @@ export class ModelRegistry {
   constructor(
     private readonly stores: RegistryStores,
     private readonly notifier: RevisionNotifier,
-    private readonly pollMs: number,
     private readonly logger: Logger,
   ) {}
 
@@ -63,99 +54,56 @@ export class ModelRegistry {
     return modelVersion;
   }
 
-  async promote(
-    input: PromotionInput,
-  ): Promise<{ modelVersion: ModelVersion; routes: Route[]; revision: bigint }> {
-    const result = await this.stores.modelVersions.promote(input);
-    const { modelVersion, from } = result.promoted;
-    if (result.routesChange !== undefined) {
-      this.notifier.announce(result.routesChange.revision);
+  async promote(input: PromotionInput): Promise<PromoteModelVersionResponse> {
+    const { response, revision } = await this.announced(this.stores.promotions.promote(input));
+    if (revision !== undefined) {
       this.logger.info(
         {
           tenantId: input.tenantId,
           modelVersionId: input.modelVersionId,
-          from,
-          to: modelVersion.stage,
+          stage: response.modelVersion?.stage,
+          trafficPercent: response.modelVersion?.trafficPercent,
+          revision: revision.toString(),
           reason: input.reason,
           actor: input.actor,
         },
         'model version promoted',
       );
     }
-    return { modelVersion, routes: result.routes.routes, revision: result.routes.revision };
+    return response;
   }
 
   async retire(input: RetirementInput): Promise<ModelVersion> {
-    const result = await this.stores.modelVersions.retire(input);
-    if (result.routesChange !== undefined) this.notifier.announce(result.routesChange.revision);
-    return result.retired.modelVersion;
+    return (await this.announced(this.stores.promotions.retire(input))).response;
   }
 
-  /** The routing table as a stream: a snapshot unless resumable, then each change in order. */
-  async *watch(options: WatchOptions): AsyncGenerator<WatchRoutingTableResponse> {
-    const { tenantId, signal } = options;
-    let last = options.fromRevision;
-    if (last <= 0n || !(await this.stores.routing.retainsChangesAfter(last))) {
-      const snapshot = await this.stores.routing.snapshot(tenantId);
-      last = snapshot.revision;
-      yield {
-        $typeName: 'understudy.v1.WatchRoutingTableResponse',
-        kind: { case: 'snapshot', value: snapshot },
-      };
+  async rollback(input: RollbackInput): Promise<RollbackRouteResponse> {
+    const { response, revision } = await this.announced(this.stores.promotions.rollback(input));
+    if (revision !== undefined) {
+      this.logger.info(
+        {
+          tenantId: input.tenantId,
+          taskId: input.taskId,
+          revision: revision.toString(),
+          reason: input.reason,
+          actor: input.actor,
+        },
+        'task routes rolled back',
+      );
     }
-    let observed = last;
-    while (!signal.aborted && options.serving()) {
-      // Read before querying: an announcement during the query makes the wait return at once.
-      const announced = this.notifier.latest;
-      const changes = await this.stores.routing.changesAfter(last, tenantId);
-      for (const change of changes) {
-        last = change.revision;
-        yield {
-          $typeName: 'understudy.v1.WatchRoutingTableResponse',
-          kind: { case: 'change', value: change },
-        };
-      }
-      if (changes.length > 0) continue;
-      // Changes of other tenants move the table on without concerning this watcher.
-      observed = [observed, announced, last].reduce((a, b) => (a > b ? a : b));
-      await this.notifier.changedAfter(observed, this.pollMs, signal);
-    }
+    return response;
   }
 
-  async modelVersionLineage(
-    tenantId: string,
-    modelVersionId: string,
-  ): Promise<GetModelVersionLineageResponse> {
-    const modelVersion = await this.stores.modelVersions.get(tenantId, modelVersionId);
-    const [trainingRun, dataset, task] = await Promise.all([
-      this.stores.views.findRun(tenantId, modelVersion.runId),
-      this.stores.datasets.find(tenantId, modelVersion.datasetId),
-      this.stores.views.findTask(tenantId, modelVersion.taskId),
-    ]);
-    return create(GetModelVersionLineageResponseSchema, {
-      modelVersion,
-      ...(trainingRun && { trainingRun }),
-      ...(dataset && { dataset }),
-      ...(task && { task }),
-      ...(dataset?.sourceWindow && { sourceWindow: dataset.sourceWindow }),
-    });
+  async updateRoute(input: RouteUpdate): Promise<UpdateRouteResponse> {
+    return (await this.announced(this.stores.promotions.updateRoute(input))).response;
   }
 
-  async taskLineage(tenantId: string, taskId: string): Promise<GetTaskLineageResponse> {
-    requireFields({ tenant_id: tenantId, task_id: taskId });
-    const [task, datasets, trainingRuns, modelVersions, routes] = await Promise.all([
-      this.stores.views.findTask(tenantId, taskId),
-      this.stores.datasets.ofTask(tenantId, taskId),
-      this.stores.views.runsOfTask(tenantId, taskId),
-      this.stores.modelVersions.ofTask(tenantId, taskId),
-      this.stores.routing.ofTask(tenantId, taskId),
-    ]);
-    return create(GetTaskLineageResponseSchema, {
-      ...(task && { task }),
-      datasets,
-      trainingRuns,
-      modelVersions,
-      routes,
-    });
+  /** Wakes this process's routing watchers as soon as a change made here has committed. */
+  private async announced<Response>(
+    change: Promise<Changed<Response>>,
+  ): Promise<Changed<Response>> {
+    const changed = await change;
+    if (changed.revision !== undefined) this.notifier.announce(changed.revision);
+    return changed;
   }
 }

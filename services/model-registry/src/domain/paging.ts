@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 
+/*
+ * Keyset paging for every List RPC. A page token carries the sort values of the last row
+ * returned (its id last), so the next page starts strictly after that row whatever was inserted
+ * or deleted meanwhile: no repeats, no skips, and no deep OFFSET scans. Tokens are bound to the
+ * request's filters and order; one reused with others is INVALID_ARGUMENT.
+ */
+
 const defaultPageSize = 50;
 const maxPageSize = 500;
 
@@ -12,49 +19,185 @@ export function pageSizeOf(requested: number): number {
   return requested === 0 ? defaultPageSize : Math.min(requested, maxPageSize);
 }
 
-export interface OrderTerm {
-  /** The column, as mapped from the accepted field name. */
+/**
+ * How a sort value travels in a token and is checked when it comes back. Values go back to the
+ * database as untyped parameters, which PostgreSQL reads as the type of the column compared.
+ */
+export type SortKind = 'timestamp' | 'number' | 'integer' | 'text';
+
+/** A sort value as a token holds it: timestamps as ISO 8601, bigints as decimal strings. */
+export type SortValue = string | number;
+
+/** A column lists may sort on. */
+export interface SortField<Row> {
+  /** The column as the query names it, e.g. `d.createdAt`. */
   readonly column: string;
+  readonly kind: SortKind;
+  /**
+   * The row's value. Timestamps must have millisecond precision in the database (what a Date
+   * holds), or the row after a token could compare equal to the one before it.
+   */
+  readonly value: (row: Row) => Date | number | string;
+}
+
+/** What a List accepts in `order_by`, and how it breaks ties. */
+export interface ListOrder<Row> {
+  /** The accepted order_by fields, by their API name. */
+  readonly fields: Readonly<Record<string, SortField<Row>>>;
+  /** The order when order_by is empty, e.g. `created_at desc`. */
+  readonly fallback: string;
+  /** Unique among the rows listed; sorts last, in the direction of the last order_by term. */
+  readonly id: SortField<Row>;
+}
+
+export interface SortKey<Row> extends SortField<Row> {
   readonly descending: boolean;
 }
 
+export interface PageRequest {
+  readonly pageSize: number;
+  readonly pageToken: string;
+  readonly orderBy: string;
+}
+
+/** One page's query: its sort keys (the id last), its size, and where it starts. */
+export interface PagePlan<Row> {
+  readonly keys: readonly SortKey<Row>[];
+  readonly size: number;
+  /** The previous page's last row's sort values; undefined on the first page. */
+  readonly after: readonly SortValue[] | undefined;
+  /** Of the filters and order the token is bound to. */
+  readonly digest: string;
+}
+
+/** A SQL condition with named parameters (`:name`). */
+export interface Condition {
+  readonly sql: string;
+  readonly parameters: Readonly<Record<string, SortValue>>;
+}
+
 /**
- * Parses `order_by` ("created_at desc, version") against the accepted fields, mapped to their
- * columns; empty uses `fallback`.
+ * Parses `order_by` ("created_at desc, version") against the accepted fields; empty uses
+ * `fallback`.
  */
-export function parseOrderBy(
+export function parseOrderBy<Field>(
   orderBy: string,
-  accepted: Readonly<Record<string, string>>,
+  accepted: Readonly<Record<string, Field>>,
   fallback: string,
-): OrderTerm[] {
+): (Field & { readonly descending: boolean })[] {
   const text = orderBy.trim() === '' ? fallback : orderBy;
+  const invalid = (why: string) =>
+    new UnderstudyError(
+      ErrorCode.InvalidArgument,
+      `order_by "${orderBy}" is invalid: ${why}; use ${Object.keys(accepted).join(', ')}, each optionally followed by " desc"`,
+    );
+  const seen = new Set<string>();
   return text.split(',').map((term) => {
-    const [field = '', direction, ...rest] = term.trim().split(/\s+/);
-    const column = Object.hasOwn(accepted, field) ? accepted[field] : undefined;
+    const [name = '', direction, ...rest] = term.trim().split(/\s+/);
+    const field = Object.hasOwn(accepted, name) ? accepted[name] : undefined;
     if (
-      column === undefined ||
+      field === undefined ||
       rest.length > 0 ||
       (direction !== undefined && direction !== 'desc' && direction !== 'asc')
     ) {
-      throw new UnderstudyError(
-        ErrorCode.InvalidArgument,
-        `order_by "${orderBy}" is invalid: use ${Object.keys(accepted).join(', ')}, each optionally followed by " desc"`,
-      );
+      throw invalid(`"${term.trim()}" is not a field and direction`);
     }
-    return { column, descending: direction === 'desc' };
+    if (seen.has(name)) throw invalid(`${name} appears twice`);
+    seen.add(name);
+    return { ...field, descending: direction === 'desc' };
   });
 }
 
-/**
- * Page tokens carry the offset of the next page and a digest of the filters they were issued
- * for, so that a token reused with other filters is rejected instead of paging wrongly.
- */
-export function pageToken(offset: number, filters: unknown): string {
-  return Buffer.from(JSON.stringify({ o: offset, f: digestOf(filters) })).toString('base64url');
+/** Reads the request's order, size and token, which must have been issued for `filters`. */
+export function planPage<Row>(
+  order: ListOrder<Row>,
+  request: PageRequest,
+  filters: object,
+): PagePlan<Row> {
+  const terms = parseOrderBy(request.orderBy, order.fields, order.fallback);
+  const descending = terms.at(-1)?.descending ?? false;
+  const keys = [...terms, { ...order.id, descending }];
+  const size = pageSizeOf(request.pageSize);
+  const digest = digestOf({ filters, orderBy: request.orderBy });
+  const after = request.pageToken === '' ? undefined : decode(request.pageToken, keys, digest);
+  return { keys, size, after, digest };
 }
 
-export function offsetOf(token: string, filters: unknown): number {
-  if (token === '') return 0;
+/**
+ * The condition "sorts after the token's row", as row-value comparisons: one per run of keys
+ * with the same direction, e.g. `created_at desc, version` after (t, v, id) is
+ * `created_at < :t OR (created_at = :t AND (version, id) > (:v, :id))`. A run's comparison
+ * matches the order of an index on its columns, so PostgreSQL can start the scan at the token.
+ */
+export function afterCondition<Row>(plan: PagePlan<Row>, prefix = 'keyset'): Condition | undefined {
+  const { after } = plan;
+  if (after === undefined) return undefined;
+  const runs: { columns: string[]; parameters: string[]; descending: boolean }[] = [];
+  plan.keys.forEach((key, index) => {
+    const last = runs.at(-1);
+    const run =
+      last?.descending === key.descending
+        ? last
+        : { columns: [], parameters: [], descending: key.descending };
+    if (run !== last) runs.push(run);
+    run.columns.push(key.column);
+    run.parameters.push(`:${prefix}${String(index)}`);
+  });
+  const tuple = (items: readonly string[]) =>
+    items.length === 1 ? (items[0] ?? '') : `(${items.join(', ')})`;
+  const sql = runs.reduceRight<string | undefined>((rest, run) => {
+    const beyond = `${tuple(run.columns)} ${run.descending ? '<' : '>'} ${tuple(run.parameters)}`;
+    return rest === undefined
+      ? beyond
+      : `${beyond} OR (${tuple(run.columns)} = ${tuple(run.parameters)} AND (${rest}))`;
+  }, undefined);
+  const parameters = Object.fromEntries(
+    after.map((value, index) => [`${prefix}${String(index)}`, value]),
+  );
+  return { sql: `(${sql ?? 'TRUE'})`, parameters };
+}
+
+/**
+ * The page out of the rows fetched for it (fetch one more than its size to know whether another
+ * follows) and the token of the next page, empty on the last.
+ */
+export function finishPage<Row>(
+  plan: PagePlan<Row>,
+  fetched: readonly Row[],
+): { rows: Row[]; nextPageToken: string } {
+  const rows = fetched.slice(0, plan.size);
+  const last = rows.at(-1);
+  if (fetched.length <= plan.size || last === undefined) return { rows, nextPageToken: '' };
+  const values = plan.keys.map((key) => tokenValue(key.value(last)));
+  return {
+    rows,
+    nextPageToken: Buffer.from(JSON.stringify({ k: values, f: plan.digest })).toString('base64url'),
+  };
+}
+
+function tokenValue(value: Date | number | string): SortValue {
+  if (value instanceof Date) return value.toISOString();
+  // JSON has no NaN or infinities; PostgreSQL reads these spellings as float8.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return value;
+}
+
+const nonFinite = new Set(['NaN', 'Infinity', '-Infinity']);
+
+const validValue: Record<SortKind, (value: unknown) => boolean> = {
+  timestamp: (value) => typeof value === 'string' && !Number.isNaN(Date.parse(value)),
+  number: (value) =>
+    (typeof value === 'number' && Number.isFinite(value)) ||
+    (typeof value === 'string' && nonFinite.has(value)),
+  integer: (value) => typeof value === 'string' && /^-?\d{1,19}$/.test(value),
+  text: (value) => typeof value === 'string',
+};
+
+function decode<Row>(
+  token: string,
+  keys: readonly SortKey<Row>[],
+  digest: string,
+): readonly SortValue[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
@@ -64,31 +207,26 @@ export function offsetOf(token: string, filters: unknown): number {
   if (
     typeof parsed !== 'object' ||
     parsed === null ||
-    !('o' in parsed) ||
+    !('k' in parsed) ||
     !('f' in parsed) ||
-    typeof parsed.o !== 'number' ||
-    !Number.isSafeInteger(parsed.o) ||
-    parsed.o < 0
+    !Array.isArray(parsed.k)
   ) {
     throw new UnderstudyError(ErrorCode.InvalidArgument, 'page_token is malformed');
   }
-  if (parsed.f !== digestOf(filters)) {
+  if (parsed.f !== digest) {
     throw new UnderstudyError(
       ErrorCode.InvalidArgument,
-      'page_token was issued for other filters; repeat the first request',
+      'page_token was issued for other filters or another order; repeat the first request',
     );
   }
-  return parsed.o;
-}
-
-/** The next page's token, empty on the last page (fetch one row more than the page to know). */
-export function nextPageToken(
-  offset: number,
-  pageSize: number,
-  fetched: number,
-  filters: unknown,
-): string {
-  return fetched > pageSize ? pageToken(offset + pageSize, filters) : '';
+  const values: unknown[] = parsed.k;
+  if (
+    values.length !== keys.length ||
+    !keys.every((key, index) => validValue[key.kind](values[index]))
+  ) {
+    throw new UnderstudyError(ErrorCode.InvalidArgument, 'page_token is malformed');
+  }
+  return values as SortValue[];
 }
 
 /** SHA-256 of a value's canonical JSON (object keys sorted), e.g. to compare repeated requests. */

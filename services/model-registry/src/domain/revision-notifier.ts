@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 
 /**
- * Tells routing watchers in this process that the routing table reached a revision, so they
- * see a promotion at once instead of at their next poll. Changes made by other replicas are
- * found by polling the revision table; this only shortens the wait.
+ * The highest routing table revision known to have committed, and waits for a higher one. The
+ * routing feed waits on it: announced by this process's own changes and by every replica's
+ * NOTIFY (RoutingListener), so that a promotion is read at once instead of at the next poll.
  */
 @Injectable()
 export class RevisionNotifier {

@@ -1,7 +1,13 @@
 import { ModelStage } from '@understudy/contracts';
 import { ErrorCode } from '@understudy/errors';
 import { describe, expect, it } from 'vitest';
-import { planPromotion, stageName, stageOf, type PromotionRequest } from './stages.js';
+import {
+  planPromotion,
+  planRollback,
+  stageName,
+  stageOf,
+  type PromotionRequest,
+} from './stages.js';
 
 const at = (stage: ModelStage, trafficPercent = 0) => ({ stage, trafficPercent });
 
@@ -90,6 +96,59 @@ describe('planPromotion', () => {
         expect.objectContaining({ code: ErrorCode.InvalidArgument }),
       );
     }
+  });
+});
+
+describe('planRollback', () => {
+  const former = (modelVersionId: string, stage = ModelStage.REGISTERED) => ({
+    modelVersionId,
+    stage,
+  });
+
+  it('withdraws the canary first, then the shadow', () => {
+    const occupants = new Map([
+      [ModelStage.SHADOW, 'shadow'],
+      [ModelStage.CANARY, 'canary'],
+      [ModelStage.PRODUCTION, 'prod'],
+    ]);
+    expect(planRollback({ occupants, formerProduction: [former('old')] })).toEqual({
+      kind: 'withdraw',
+      modelVersionId: 'canary',
+      stage: ModelStage.CANARY,
+    });
+    occupants.delete(ModelStage.CANARY);
+    expect(planRollback({ occupants, formerProduction: [] })).toEqual({
+      kind: 'withdraw',
+      modelVersionId: 'shadow',
+      stage: ModelStage.SHADOW,
+    });
+  });
+
+  it('restores the most recent former production version that is not retired', () => {
+    const occupants = new Map([[ModelStage.PRODUCTION, 'c']]);
+    const b = former('b', ModelStage.RETIRED);
+    const a = former('a');
+    expect(planRollback({ occupants, formerProduction: [former('c'), b, a] })).toEqual({
+      kind: 'restore',
+      withdrawn: 'c',
+      restored: a,
+    });
+  });
+
+  it('sends the task back to the LLM when no former version can serve', () => {
+    const occupants = new Map([[ModelStage.PRODUCTION, 'c']]);
+    expect(
+      planRollback({ occupants, formerProduction: [former('b', ModelStage.RETIRED)] }),
+    ).toEqual({ kind: 'restore', withdrawn: 'c', restored: undefined });
+  });
+
+  it('refuses a task without routes', () => {
+    expect(() => planRollback({ occupants: new Map(), formerProduction: [former('a')] })).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.FailedPrecondition,
+        message: 'the task has no route to roll back',
+      }),
+    );
   });
 });
 

@@ -117,3 +117,46 @@ export function planPromotion(request: PromotionRequest): PromotionPlan {
   }
   return { kind: 'move', to: { stage: target, trafficPercent }, displaced };
 }
+
+/** A version that served a task in production before, with its stage now. */
+export interface FormerProduction {
+  readonly modelVersionId: string;
+  readonly stage: ModelStage;
+}
+
+export interface RollbackRequest<Former extends FormerProduction> {
+  /** Which version holds each serving stage of the task now. */
+  readonly occupants: ReadonlyMap<ModelStage, string>;
+  /** The versions that served in production before the current one, most recent first. */
+  readonly formerProduction: readonly Former[];
+}
+
+export type RollbackPlan<Former extends FormerProduction> =
+  /** The canary or shadow version leaves its stage, back to REGISTERED. */
+  | { readonly kind: 'withdraw'; readonly modelVersionId: string; readonly stage: ModelStage }
+  /** The production version goes back to REGISTERED and, if any, a former one returns. */
+  | {
+      readonly kind: 'restore';
+      readonly withdrawn: string;
+      readonly restored: Former | undefined;
+    };
+
+/**
+ * What a rollback undoes: the canary first (it answers calls), else the shadow, else the
+ * production version, which the most recent former production version that is not retired
+ * replaces; with none, the task's calls go to the LLM again.
+ */
+export function planRollback<Former extends FormerProduction>(
+  request: RollbackRequest<Former>,
+): RollbackPlan<Former> {
+  for (const stage of [ModelStage.CANARY, ModelStage.SHADOW]) {
+    const modelVersionId = request.occupants.get(stage);
+    if (modelVersionId !== undefined) return { kind: 'withdraw', modelVersionId, stage };
+  }
+  const current = request.occupants.get(ModelStage.PRODUCTION);
+  if (current === undefined) refuse('the task has no route to roll back');
+  const restored = request.formerProduction.find(
+    (former) => former.modelVersionId !== current && former.stage !== ModelStage.RETIRED,
+  );
+  return { kind: 'restore', withdrawn: current, restored };
+}

@@ -2,11 +2,13 @@ import { create, toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { DatasetSchema, ResourceType, type Dataset } from '@understudy/contracts';
 import { mapDatabaseError } from '@understudy/database';
-import type { DataSource } from 'typeorm';
-import { digestOf, nextPageToken, offsetOf, pageSizeOf, parseOrderBy } from '../domain/paging.js';
+import { In, type DataSource } from 'typeorm';
+import { checkDataset } from '../domain/datasets.js';
+import { digestOf, type ListOrder, type PageRequest } from '../domain/paging.js';
 import { notFound, requestReused, requireFields } from '../domain/validation.js';
 import { inChange, type Actor } from './changes.js';
 import { DatasetRow } from './entities.js';
+import { keysetPage } from './keyset.js';
 import { lockTask, nextVersion } from './locks.js';
 import { datasetOf, jsonOf } from './mapping.js';
 
@@ -15,15 +17,19 @@ export interface DatasetPage {
   readonly nextPageToken: string;
 }
 
-export interface DatasetQuery {
+export interface DatasetQuery extends PageRequest {
   readonly tenantId: string;
   readonly taskId: string;
-  readonly pageSize: number;
-  readonly pageToken: string;
-  readonly orderBy: string;
 }
 
-const orderFields = { created_at: 'createdAt', version: 'version' };
+const datasetOrder: ListOrder<DatasetRow> = {
+  fields: {
+    created_at: { column: 'd.createdAt', kind: 'timestamp', value: (row) => row.createdAt },
+    version: { column: 'd.version', kind: 'number', value: (row) => row.version },
+  },
+  fallback: 'created_at desc',
+  id: { column: 'd.datasetId', kind: 'text', value: (row) => row.datasetId },
+};
 
 /** Datasets: immutable records, numbered per task, created once per request_id. */
 export class DatasetStore {
@@ -37,6 +43,7 @@ export class DatasetStore {
       task_id: taskId,
       dataset_id: datasetId,
     });
+    checkDataset(input);
     const digest = digestOf(toJson(DatasetSchema, input));
     return inChange(this.dataSource, actor, async (manager, log) => {
       await lockTask(manager, tenantId, taskId);
@@ -91,41 +98,22 @@ export class DatasetStore {
   }
 
   async list(query: DatasetQuery): Promise<DatasetPage> {
-    requireFields({ tenant_id: query.tenantId });
-    const filters = { tenantId: query.tenantId, taskId: query.taskId, orderBy: query.orderBy };
-    const pageSize = pageSizeOf(query.pageSize);
-    const offset = offsetOf(query.pageToken, filters);
+    const { tenantId, taskId } = query;
+    requireFields({ tenant_id: tenantId });
     const builder = this.dataSource.manager
       .createQueryBuilder(DatasetRow, 'd')
-      .where('d.tenantId = :tenantId', { tenantId: query.tenantId });
-    if (query.taskId !== '') builder.andWhere('d.taskId = :taskId', { taskId: query.taskId });
-    for (const { column, descending } of parseOrderBy(
-      query.orderBy,
-      orderFields,
-      'created_at desc',
-    )) {
-      builder.addOrderBy(`d.${column}`, descending ? 'DESC' : 'ASC');
-    }
-    const rows = await builder
-      .addOrderBy('d.datasetId', 'ASC')
-      .offset(offset)
-      .limit(pageSize + 1)
-      .getMany()
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
-    return {
-      datasets: rows.slice(0, pageSize).map(datasetOf),
-      nextPageToken: nextPageToken(offset, pageSize, rows.length, filters),
-    };
+      .where('d.tenantId = :tenantId', { tenantId });
+    if (taskId !== '') builder.andWhere('d.taskId = :taskId', { taskId });
+    const page = await keysetPage(builder, datasetOrder, query, { tenantId, taskId });
+    return { datasets: page.rows.map(datasetOf), nextPageToken: page.nextPageToken };
   }
 
-  /** A task's datasets, newest first (for lineage). */
-  async ofTask(tenantId: string, taskId: string): Promise<Dataset[]> {
+  /** The datasets of these tasks, newest first (for lineage). */
+  async ofTasks(tenantId: string, taskIds: readonly string[]): Promise<Dataset[]> {
     const rows = await this.dataSource.manager
       .find(DatasetRow, {
-        where: { tenantId, taskId },
-        order: { createdAt: 'DESC', datasetId: 'ASC' },
+        where: { tenantId, taskId: In([...taskIds]) },
+        order: { createdAt: 'DESC', datasetId: 'DESC' },
       })
       .catch((error: unknown) => {
         throw mapDatabaseError(error);

@@ -1,4 +1,6 @@
 import type { EntityManager } from 'typeorm';
+import { notFound } from '../domain/validation.js';
+import { ModelVersionRow } from './entities.js';
 
 /**
  * Serialises the transactions that change one task's datasets, versions or routes (version
@@ -22,4 +24,22 @@ export async function nextVersion(
     [tenantId, taskId],
   );
   return row?.next ?? 1;
+}
+
+/**
+ * Locks the task of a model version, then reads the version as it is under that lock (a version
+ * never changes task). NOT_FOUND when the tenant has no such version.
+ */
+export async function lockModelVersion(
+  manager: EntityManager,
+  tenantId: string,
+  modelVersionId: string,
+): Promise<ModelVersionRow> {
+  const located = await manager.findOne(ModelVersionRow, {
+    where: { tenantId, modelVersionId },
+    select: { taskId: true },
+  });
+  if (located === null) throw notFound('model version', modelVersionId);
+  await lockTask(manager, tenantId, located.taskId);
+  return manager.findOneByOrFail(ModelVersionRow, { tenantId, modelVersionId });
 }

@@ -11,6 +11,7 @@ import {
   AdapterArtifactSchema,
   DatasetSchema,
   FallbackPolicySchema,
+  ModelFootprintSchema,
   ModelVersionSchema,
   RouteSchema,
   TaskSchema,
@@ -74,6 +75,12 @@ export function modelVersionOf(row: ModelVersionRow): ModelVersion {
     createdAt: timestampFromDate(row.createdAt),
     updatedAt: timestampFromDate(row.updatedAt),
     etag: etagOf(row.rowVersion),
+    license: row.license,
+    registeredBy: row.registeredBy,
+    // Versions registered without one (and before the field existed) have none.
+    ...(Object.keys(row.footprint).length > 0 && {
+      footprint: fromJson(ModelFootprintSchema, json(row.footprint)),
+    }),
   });
 }
 

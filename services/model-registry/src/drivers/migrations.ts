@@ -1,5 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { OutboxAndAudit1767312000000 } from './migration-outbox.js';
+import { GuardedPromotion1767484800000 } from './migration-promotion.js';
+import { Records1767398400000 } from './migration-records.js';
+import { RoutingRetention1767571200000 } from './migration-routing.js';
 
 /** The registry's first schema: read views, datasets, model versions, routes, revisions. */
 export class CreateRegistry1767225600000 implements MigrationInterface {
@@ -131,4 +134,10 @@ export class CreateRegistry1767225600000 implements MigrationInterface {
   }
 }
 
-export const migrations = [CreateRegistry1767225600000, OutboxAndAudit1767312000000];
+export const migrations = [
+  CreateRegistry1767225600000,
+  OutboxAndAudit1767312000000,
+  Records1767398400000,
+  GuardedPromotion1767484800000,
+  RoutingRetention1767571200000,
+];

@@ -1,99 +1,63 @@
 import { randomUUID } from 'node:crypto';
-import { create, toJson } from '@bufbuild/protobuf';
+import { create, toJson, type JsonObject } from '@bufbuild/protobuf';
 import {
   AdapterArtifactSchema,
-  FallbackPolicySchema,
+  AdapterFormat,
+  ModelFootprintSchema,
   ModelStage,
   ModelVersionSchema,
   ResourceType,
+  type AdapterArtifact,
   type ModelVersion,
 } from '@understudy/contracts';
 import { mapDatabaseError } from '@understudy/database';
 import { topics } from '@understudy/messaging';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { In, type DataSource, type EntityManager } from 'typeorm';
-import { digestOf, nextPageToken, offsetOf, pageSizeOf, parseOrderBy } from '../domain/paging.js';
-import { planPromotion, stageName, stageOf, type PromotionPlan } from '../domain/stages.js';
-import { notFound, requestReused, requireFields } from '../domain/validation.js';
-import { promoted, registered, retired, rolledBack, routesChanged } from '../domain/events.js';
-import { inChange, type Actor, type ChangeLog } from './changes.js';
-import { DatasetRow, ModelVersionRow, RouteRow, TrainingRunRow } from './entities.js';
+import { digestOf, type ListOrder, type PageRequest } from '../domain/paging.js';
+import { stageName } from '../domain/stages.js';
+import { maskedFields, notFound, requestReused, requireFields } from '../domain/validation.js';
+import { registered, updated } from '../domain/events.js';
+import { inChange, type Actor } from './changes.js';
+import { DatasetRow, ModelVersionRow, TrainingRunRow } from './entities.js';
+import { keysetPage } from './keyset.js';
 import { lockTask, nextVersion } from './locks.js';
-import { etagOf, jsonOf, modelVersionOf, routeOf } from './mapping.js';
-import { recordRoutesChange, type RoutesChange } from './routing.js';
+import { etagOf, jsonOf, modelVersionOf } from './mapping.js';
 
-/** What new routes start with; UpdateRoute (later) tunes them per route. */
-export interface RouteDefaults {
-  /** Serving endpoint when the version has no `endpoint` label. */
-  readonly endpoint: string;
-  readonly minConfidence: number;
-  readonly fallbackToLlm: boolean;
-  readonly validateOutput: boolean;
-}
-
-/** Label a registrant may set to name the server that serves this version's adapter. */
-export const endpointLabel = 'endpoint';
-
-export interface ModelVersionQuery {
+export interface ModelVersionQuery extends PageRequest {
   readonly tenantId: string;
   readonly taskId: string;
   readonly stages: readonly ModelStage[];
-  readonly pageSize: number;
-  readonly pageToken: string;
-  readonly orderBy: string;
 }
 
-export interface StageChange {
+/** UpdateModelVersion: the version as the caller wants it, and which fields to take from it. */
+export interface ModelVersionUpdate {
+  /** Names the version (tenant_id, model_version_id), carries its etag and the new values. */
   readonly modelVersion: ModelVersion;
-  readonly from: ModelStage;
-}
-
-export interface PromotionInput {
-  readonly tenantId: string;
-  readonly modelVersionId: string;
-  readonly target: ModelStage;
-  readonly trafficPercent: number;
-  readonly etag: string;
-  readonly reason: string;
+  /** `description`, `labels`; empty for both. */
+  readonly paths: readonly string[];
   readonly actor: Actor;
 }
 
-export interface RetirementInput {
-  readonly tenantId: string;
-  readonly modelVersionId: string;
-  readonly etag: string;
-  readonly reason: string;
-  readonly actor: Actor;
-}
+const modelVersionOrder: ListOrder<ModelVersionRow> = {
+  fields: {
+    created_at: { column: 'mv.createdAt', kind: 'timestamp', value: (row) => row.createdAt },
+    version: { column: 'mv.version', kind: 'number', value: (row) => row.version },
+    updated_at: { column: 'mv.updatedAt', kind: 'timestamp', value: (row) => row.updatedAt },
+  },
+  fallback: 'created_at desc',
+  id: { column: 'mv.modelVersionId', kind: 'text', value: (row) => row.modelVersionId },
+};
 
-export interface PromotionResult {
-  /** The promoted version, and the stage it left; from equals its stage when nothing changed. */
-  readonly promoted: StageChange;
-  /** Versions pushed out of their stage, back to REGISTERED. */
-  readonly displaced: readonly StageChange[];
-  /** Set when the tenant's routes changed. */
-  readonly routesChange: RoutesChange | undefined;
-  /** The task's routes now, and the revision that holds them. */
-  readonly routes: RoutesChange;
-}
-
-export interface RetirementResult {
-  readonly retired: StageChange;
-  readonly routesChange: RoutesChange | undefined;
-}
-
-const orderFields = { created_at: 'createdAt', version: 'version', updated_at: 'updatedAt' };
+const updatable = ['description', 'labels'] as const;
 
 const rethrow = (error: unknown): never => {
   throw mapDatabaseError(error);
 };
 
-/** Model versions and their stages; promotions change the task's routes in the same transaction. */
+/** Model versions: registration, reads, description and labels; PromotionStore moves their stages. */
 export class ModelVersionStore {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly routeDefaults: RouteDefaults,
-  ) {}
+  constructor(private readonly dataSource: DataSource) {}
 
   /** Registers a version at REGISTERED; returns it and whether this call created it. */
   async register(
@@ -129,7 +93,7 @@ export class ModelVersionStore {
         datasetId,
         version: await nextVersion(manager, 'model_version', tenantId, taskId),
         baseModel,
-        adapter: jsonOf(AdapterArtifactSchema, input.adapter ?? create(AdapterArtifactSchema)),
+        adapter: jsonOf(AdapterArtifactSchema, adapterOf(input.adapter)),
         servingName: `understudy-${modelVersionId}`,
         stage: stageName(ModelStage.REGISTERED),
         trafficPercent: 0,
@@ -141,6 +105,9 @@ export class ModelVersionStore {
         rowVersion: 1,
         createdAt: now,
         updatedAt: now,
+        license: input.license,
+        registeredBy: actor,
+        footprint: jsonOf(ModelFootprintSchema, input.footprint ?? create(ModelFootprintSchema)),
       };
       await manager.insert(ModelVersionRow, row);
       const modelVersion = modelVersionOf(row);
@@ -174,245 +141,125 @@ export class ModelVersionStore {
   async list(
     query: ModelVersionQuery,
   ): Promise<{ modelVersions: ModelVersion[]; nextPageToken: string }> {
-    requireFields({ tenant_id: query.tenantId });
+    const { tenantId, taskId } = query;
+    requireFields({ tenant_id: tenantId });
     const stages = [...new Set(query.stages.map(stageName))].sort();
-    const filters = {
-      tenantId: query.tenantId,
-      taskId: query.taskId,
-      stages,
-      orderBy: query.orderBy,
-    };
-    const pageSize = pageSizeOf(query.pageSize);
-    const offset = offsetOf(query.pageToken, filters);
     const builder = this.dataSource.manager
       .createQueryBuilder(ModelVersionRow, 'mv')
-      .where('mv.tenantId = :tenantId', { tenantId: query.tenantId });
-    if (query.taskId !== '') builder.andWhere('mv.taskId = :taskId', { taskId: query.taskId });
+      .where('mv.tenantId = :tenantId', { tenantId });
+    if (taskId !== '') builder.andWhere('mv.taskId = :taskId', { taskId });
     if (stages.length > 0) builder.andWhere('mv.stage IN (:...stages)', { stages });
-    for (const { column, descending } of parseOrderBy(
-      query.orderBy,
-      orderFields,
-      'created_at desc',
-    )) {
-      builder.addOrderBy(`mv.${column}`, descending ? 'DESC' : 'ASC');
-    }
-    const rows = await builder
-      .addOrderBy('mv.modelVersionId', 'ASC')
-      .offset(offset)
-      .limit(pageSize + 1)
-      .getMany()
-      .catch(rethrow);
-    return {
-      modelVersions: rows.slice(0, pageSize).map(modelVersionOf),
-      nextPageToken: nextPageToken(offset, pageSize, rows.length, filters),
-    };
+    const page = await keysetPage(builder, modelVersionOrder, query, { tenantId, taskId, stages });
+    return { modelVersions: page.rows.map(modelVersionOf), nextPageToken: page.nextPageToken };
   }
 
-  /** A task's versions, newest first (for lineage). */
-  async ofTask(tenantId: string, taskId: string): Promise<ModelVersion[]> {
+  /** The versions of these tasks, newest first (for lineage). */
+  async ofTasks(tenantId: string, taskIds: readonly string[]): Promise<ModelVersion[]> {
     const rows = await this.dataSource.manager
-      .find(ModelVersionRow, { where: { tenantId, taskId }, order: { version: 'DESC' } })
+      .find(ModelVersionRow, {
+        where: { tenantId, taskId: In([...taskIds]) },
+        order: { createdAt: 'DESC', modelVersionId: 'DESC' },
+      })
       .catch(rethrow);
     return rows.map(modelVersionOf);
   }
 
-  /** Applies the promotion state machine and the task's new routes in one transaction. */
-  async promote(input: PromotionInput): Promise<PromotionResult> {
-    const { tenantId, modelVersionId } = input;
-    return this.changeStage(input, async (manager, log, row) => {
-      const taskRoutes = await manager.find(RouteRow, { where: { tenantId, taskId: row.taskId } });
-      const plan: PromotionPlan = planPromotion({
-        modelVersionId,
-        current: { stage: stageOf(row.stage), trafficPercent: row.trafficPercent },
-        target: input.target,
-        trafficPercent: input.trafficPercent,
-        occupants: new Map(taskRoutes.map((route) => [stageOf(route.stage), route.modelVersionId])),
-      });
-      const from = stageOf(row.stage);
-      if (plan.kind === 'unchanged') {
-        return {
-          promoted: { modelVersion: modelVersionOf(row), from },
-          displaced: [],
-          routesChange: undefined,
-        };
-      }
-      const displaced: StageChange[] = [];
-      for (const id of plan.displaced) {
-        const other = await manager.findOneByOrFail(ModelVersionRow, {
-          tenantId,
-          modelVersionId: id,
-        });
-        const otherFrom = stageOf(other.stage);
-        displaced.push({
-          modelVersion: await this.saveStage(manager, other, ModelStage.REGISTERED, 0),
-          from: otherFrom,
-        });
-      }
-      await manager.delete(RouteRow, {
-        tenantId,
-        modelVersionId: In([modelVersionId, ...plan.displaced]),
-      });
-      const promotedVersion = await this.saveStage(
-        manager,
-        row,
-        plan.to.stage,
-        plan.to.trafficPercent,
-      );
-      await manager.insert(RouteRow, this.routeFor(row, plan.to.stage, plan.to.trafficPercent));
-      const routesChange = await recordRoutesChange(manager, tenantId);
-      const replaced = `replaced by version ${String(promotedVersion.version)} (${modelVersionId})`;
-      log.event(topics.modelVersions, promoted(promotedVersion, from));
-      for (const change of displaced) {
-        log.event(topics.modelVersions, rolledBack(change.modelVersion, change.from, replaced));
-      }
-      log.event(topics.routes, routesChanged(tenantId, routesChange.revision, routesChange.routes));
-      log.audit({
-        tenantId,
-        action: 'PromoteModelVersion',
-        resourceType: ResourceType.MODEL_VERSION,
-        resourceId: modelVersionId,
-        reason: input.reason,
-        details: {
-          stage: { from: stageName(from), to: stageName(plan.to.stage) },
-          trafficPercent: plan.to.trafficPercent,
-          displaced: displaced.map((change) => change.modelVersion.modelVersionId),
-          revision: routesChange.revision.toString(),
-        },
-      });
-      return { promoted: { modelVersion: promotedVersion, from }, displaced, routesChange };
-    });
-  }
-
-  /** Withdraws a version for good and removes its route; retiring it again changes nothing. */
-  async retire(input: RetirementInput): Promise<RetirementResult> {
-    const { tenantId, modelVersionId } = input;
-    const result = await this.changeStage(input, async (manager, log, row) => {
-      const from = stageOf(row.stage);
-      if (from === ModelStage.RETIRED) {
-        return {
-          promoted: { modelVersion: modelVersionOf(row), from },
-          displaced: [],
-          routesChange: undefined,
-        };
-      }
-      const removed = await manager.delete(RouteRow, { tenantId, modelVersionId });
-      const retiredVersion = await this.saveStage(manager, row, ModelStage.RETIRED, 0);
-      const routesChange =
-        (removed.affected ?? 0) > 0 ? await recordRoutesChange(manager, tenantId) : undefined;
-      log.event(topics.modelVersions, retired(retiredVersion, input.reason));
-      if (routesChange !== undefined) {
-        log.event(
-          topics.routes,
-          routesChanged(tenantId, routesChange.revision, routesChange.routes),
-        );
-      }
-      log.audit({
-        tenantId,
-        action: 'RetireModelVersion',
-        resourceType: ResourceType.MODEL_VERSION,
-        resourceId: modelVersionId,
-        reason: input.reason,
-        details: { stage: { from: stageName(from), to: stageName(ModelStage.RETIRED) } },
-      });
-      return { promoted: { modelVersion: retiredVersion, from }, displaced: [], routesChange };
-    });
-    return { retired: result.promoted, routesChange: result.routesChange };
-  }
-
   /**
-   * The frame of every stage change: the task lock first (so concurrent changes of one task's
-   * versions queue instead of deadlocking), then the version, its etag check, the change, and
-   * the task's routes as they are after it.
+   * Changes a version's description and labels. A change that changes nothing is no change: no
+   * new etag, event or audit entry.
    */
-  private async changeStage(
-    target: { tenantId: string; modelVersionId: string; etag: string; actor: Actor },
-    change: (
-      manager: EntityManager,
-      log: ChangeLog,
-      row: ModelVersionRow,
-    ) => Promise<Omit<PromotionResult, 'routes'>>,
-  ): Promise<PromotionResult> {
-    const { tenantId, modelVersionId, etag } = target;
-    requireFields({ tenant_id: tenantId, model_version_id: modelVersionId });
+  async update(input: ModelVersionUpdate): Promise<ModelVersion> {
+    const { tenantId, modelVersionId, etag } = input.modelVersion;
+    requireFields({
+      'model_version.tenant_id': tenantId,
+      'model_version.model_version_id': modelVersionId,
+    });
+    const fields = maskedFields(input.paths, updatable);
     const located = await this.dataSource.manager
       .findOne(ModelVersionRow, { where: { tenantId, modelVersionId }, select: { taskId: true } })
       .catch(rethrow);
     if (located === null) throw notFound('model version', modelVersionId);
-    const { taskId } = located;
-    return inChange(this.dataSource, target.actor, async (manager, log) => {
-      await lockTask(manager, tenantId, taskId);
+    return inChange(this.dataSource, input.actor, async (manager, log) => {
+      // The task lock, as for stage changes: the two then never interleave their etag bumps.
+      await lockTask(manager, tenantId, located.taskId);
       const row = await manager.findOneByOrFail(ModelVersionRow, { tenantId, modelVersionId });
-      if (etag !== '' && etag !== etagOf(row.rowVersion)) {
-        throw new UnderstudyError(
-          ErrorCode.Aborted,
-          `model version ${modelVersionId} changed since it was read (etag ${etag}, now ${etagOf(row.rowVersion)})`,
-          { retryable: false },
-        );
+      assertEtag(row, etag);
+      const changes: JsonObject = {};
+      const { description, labels } = input.modelVersion;
+      if (fields.has('description') && description !== row.description) {
+        changes['description'] = { from: row.description, to: description };
+        row.description = description;
       }
-      const result = await change(manager, log, row);
-      const [head] = await manager.query<{ revision: string }[]>(
-        'SELECT revision FROM routing_head WHERE id = 1',
+      if (fields.has('labels') && digestOf(labels) !== digestOf(row.labels)) {
+        changes['labels'] = { from: row.labels, to: { ...labels } };
+        row.labels = { ...labels };
+      }
+      if (Object.keys(changes).length === 0) return modelVersionOf(row);
+      row.rowVersion += 1;
+      row.updatedAt = new Date();
+      await manager.update(
+        ModelVersionRow,
+        { tenantId, modelVersionId },
+        {
+          description: row.description,
+          labels: row.labels,
+          rowVersion: row.rowVersion,
+          updatedAt: row.updatedAt,
+        },
       );
-      const routes = await manager.find(RouteRow, { where: { tenantId, taskId } });
-      return {
-        ...result,
-        routes: { tenantId, revision: BigInt(head?.revision ?? '0'), routes: routes.map(routeOf) },
-      };
+      const modelVersion = modelVersionOf(row);
+      log.event(topics.modelVersions, updated(modelVersion));
+      log.audit({
+        tenantId,
+        action: 'UpdateModelVersion',
+        resourceType: ResourceType.MODEL_VERSION,
+        resourceId: modelVersionId,
+        details: changes,
+      });
+      return modelVersion;
     });
   }
+}
 
-  private async saveStage(
-    manager: EntityManager,
-    row: ModelVersionRow,
-    stage: ModelStage,
-    trafficPercent: number,
-  ): Promise<ModelVersion> {
-    row.stage = stageName(stage);
-    row.trafficPercent = trafficPercent;
-    row.rowVersion += 1;
-    row.updatedAt = new Date();
-    await manager.update(
-      ModelVersionRow,
-      { tenantId: row.tenantId, modelVersionId: row.modelVersionId },
-      { stage: row.stage, trafficPercent, rowVersion: row.rowVersion, updatedAt: row.updatedAt },
+/** An etag given (not empty) must be the version's current one; ABORTED otherwise. */
+export function assertEtag(row: ModelVersionRow, etag: string): void {
+  if (etag !== '' && etag !== etagOf(row.rowVersion)) {
+    throw new UnderstudyError(
+      ErrorCode.Aborted,
+      `model version ${row.modelVersionId} changed since it was read (etag ${etag}, now ${etagOf(row.rowVersion)})`,
+      { retryable: false },
     );
-    return modelVersionOf(row);
-  }
-
-  private routeFor(row: ModelVersionRow, stage: ModelStage, trafficPercent: number): RouteRow {
-    const defaults = this.routeDefaults;
-    return {
-      tenantId: row.tenantId,
-      routeId: randomUUID(),
-      taskId: row.taskId,
-      modelVersionId: row.modelVersionId,
-      endpoint: row.labels[endpointLabel] ?? defaults.endpoint,
-      servingName: row.servingName,
-      stage: stageName(stage),
-      trafficPercent,
-      minConfidence: defaults.minConfidence,
-      fallback: jsonOf(
-        FallbackPolicySchema,
-        create(FallbackPolicySchema, {
-          fallbackToLlm: defaults.fallbackToLlm,
-          validateOutput: defaults.validateOutput,
-        }),
-      ),
-      rowVersion: 1,
-      updatedAt: new Date(),
-    };
   }
 }
 
 /**
- * The version's lineage must agree with what the registry knows: its dataset and run, where
- * recorded, belong to the same task (the run view may lag behind its events, so an unknown run
- * is accepted).
+ * The adapter as registered: its size is that of its files, and its format PEFT LoRA unless
+ * named, the only format Understudy's trainer writes and its serving loads.
+ */
+function adapterOf(adapter: AdapterArtifact | undefined): AdapterArtifact {
+  const registered = create(AdapterArtifactSchema, adapter ?? {});
+  registered.sizeBytes = registered.files.reduce((sum, file) => sum + file.sizeBytes, 0n);
+  if (registered.format === AdapterFormat.UNSPECIFIED) {
+    registered.format = AdapterFormat.PEFT_LORA_SAFETENSORS;
+  }
+  return registered;
+}
+
+/**
+ * The version's lineage must agree with what the registry knows: its dataset exists for the
+ * tenant and belongs to the same task, and its run, where recorded, trained that task on that
+ * dataset (the run view may lag behind its events, so an unknown run is accepted).
  */
 async function assertLineage(manager: EntityManager, input: ModelVersion): Promise<void> {
   const { tenantId, taskId, runId, datasetId } = input;
   const dataset = await manager.findOneBy(DatasetRow, { tenantId, datasetId });
-  if (dataset !== null && dataset.taskId !== taskId) {
+  if (dataset === null) {
+    throw new UnderstudyError(
+      ErrorCode.FailedPrecondition,
+      `dataset ${datasetId} is not registered; create it before registering versions trained on it`,
+    );
+  }
+  if (dataset.taskId !== taskId) {
     throw new UnderstudyError(
       ErrorCode.FailedPrecondition,
       `dataset ${datasetId} belongs to task ${dataset.taskId}, not ${taskId}`,

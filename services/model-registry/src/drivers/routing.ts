@@ -19,6 +19,26 @@ export interface RoutesChange {
   readonly routes: Route[];
 }
 
+/** The channel on which a routing change announces its revision; see RoutingListener. */
+export const routingChannel = 'registry_routing';
+
+/** Changes after a revision, complete up to `through`. */
+export interface ChangesPage {
+  /** Oldest first. */
+  readonly changes: RoutingTableChange[];
+  /**
+   * The revision this page is complete up to: its last change's when it is full, else the
+   * table's head when it was read (a tenant's changes leave gaps in the revisions).
+   */
+  readonly through: bigint;
+}
+
+/** How much history the routing table keeps for watchers that resume. */
+export interface RoutingRetention {
+  readonly revisions: number;
+  readonly hours: number;
+}
+
 const routeOrder = { taskId: 'ASC', stage: 'ASC', routeId: 'ASC' } as const;
 
 /**
@@ -43,6 +63,8 @@ export async function recordRoutesChange(
     routes: routesJson(routes),
     createdAt: new Date(),
   });
+  // Delivered at commit (and not at all on rollback) to every replica's routing listener.
+  await manager.query('SELECT pg_notify($1, $2)', [routingChannel, revision.toString()]);
   return { tenantId, revision, routes };
 }
 
@@ -75,47 +97,79 @@ export class RoutingStore {
     );
   }
 
-  /** Changes after `revision` (of `tenantId`, when not empty), oldest first, at most `limit`. */
-  async changesAfter(
-    revision: bigint,
-    tenantId: string,
-    limit = 100,
-  ): Promise<RoutingTableChange[]> {
-    const builder = this.dataSource.manager
-      .createQueryBuilder(RoutingChangeRow, 'c')
-      .where('c.revision > :revision', { revision: revision.toString() });
-    if (tenantId !== '') builder.andWhere('c.tenantId = :tenantId', { tenantId });
-    const rows = await builder
-      .orderBy('c.revision', 'ASC')
-      .limit(limit)
-      .getMany()
+  /** The revision of the latest change. */
+  async head(): Promise<bigint> {
+    const [row] = await this.dataSource
+      .query<{ revision: string }[]>('SELECT revision FROM routing_head WHERE id = 1')
       .catch((error: unknown) => {
         throw mapDatabaseError(error);
       });
-    return rows.map((row) =>
-      create(RoutingTableChangeSchema, {
-        revision: BigInt(row.revision),
-        tenantId: row.tenantId,
-        routes: routesOf(row.routes),
-      }),
+    return BigInt(row?.revision ?? '0');
+  }
+
+  /**
+   * Up to `limit` changes after `revision` (of `tenantId`, when not empty), or undefined when
+   * some of them are no longer held (pruned) or the table never reached `revision` (it was
+   * reset): the reader then needs a new snapshot. One snapshot for both answers, so that a
+   * concurrent prune cannot leave an unnoticed gap.
+   */
+  changesAfter(
+    revision: bigint,
+    tenantId: string,
+    limit: number,
+  ): Promise<ChangesPage | undefined> {
+    return withTransaction(
+      this.dataSource,
+      async (manager) => {
+        const [bounds] = await manager.query<{ head: string; oldest: string | null }[]>(
+          `SELECT revision AS head, (SELECT min(revision) FROM routing_change) AS oldest
+             FROM routing_head WHERE id = 1`,
+        );
+        const head = BigInt(bounds?.head ?? '0');
+        // Revisions have no gaps and are pruned oldest first: what is held runs up to the head.
+        const oldest = BigInt(bounds?.oldest ?? head + 1n);
+        if (revision > head || revision < oldest - 1n) return undefined;
+        const builder = manager
+          .createQueryBuilder(RoutingChangeRow, 'c')
+          .where('c.revision > :revision', { revision: revision.toString() });
+        if (tenantId !== '') builder.andWhere('c.tenantId = :tenantId', { tenantId });
+        const rows = await builder.orderBy('c.revision', 'ASC').limit(limit).getMany();
+        const changes = rows.map((row) =>
+          create(RoutingTableChangeSchema, {
+            revision: BigInt(row.revision),
+            tenantId: row.tenantId,
+            routes: routesOf(row.routes),
+          }),
+        );
+        const through = changes.length === limit ? (changes.at(-1)?.revision ?? head) : head;
+        return { changes, through };
+      },
+      { isolation: 'REPEATABLE READ' },
     );
   }
 
   /**
-   * Whether every change after `revision` is still held, so that a watcher resuming from it
-   * needs no new snapshot. False for a revision the table has not reached (it was reset).
+   * Deletes the changes outside `retention`, oldest first so that what is held stays a run of
+   * revisions up to the head. The latest change is always kept: it dates the table.
+   * Returns how many were deleted.
    */
-  async retainsChangesAfter(revision: bigint): Promise<boolean> {
-    const [row] = await this.dataSource
-      .query<{ head: string; oldest: string | null }[]>(
-        `SELECT (SELECT revision FROM routing_head WHERE id = 1) AS head,
-                (SELECT min(revision) FROM routing_change) AS oldest`,
+  async prune(retention: RoutingRetention): Promise<number> {
+    const [, deleted] = await this.dataSource
+      .query<[unknown[], number]>(
+        `WITH head AS (SELECT revision FROM routing_head WHERE id = 1),
+              expired AS (
+                SELECT max(revision) AS revision FROM routing_change
+                 WHERE created_at < now() - make_interval(hours => $2))
+         DELETE FROM routing_change
+          WHERE revision < (SELECT revision FROM head)
+            AND (revision <= (SELECT revision FROM head) - $1
+                 OR revision <= (SELECT revision FROM expired))`,
+        [retention.revisions, retention.hours],
       )
       .catch((error: unknown) => {
         throw mapDatabaseError(error);
       });
-    if (row === undefined || revision > BigInt(row.head)) return false;
-    return row.oldest === null || revision >= BigInt(row.oldest) - 1n;
+    return deleted;
   }
 
   async ofTask(tenantId: string, taskId: string): Promise<Route[]> {

@@ -1,4 +1,5 @@
 import { create, toJson } from '@bufbuild/protobuf';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
 import {
   TaskSchema,
   TaskState,
@@ -11,9 +12,9 @@ import {
 } from '@understudy/contracts';
 import { mapDatabaseError, withTransaction } from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import { evolveRun } from '../domain/runs.js';
-import { notFound, requireFields } from '../domain/validation.js';
+import { requireFields } from '../domain/validation.js';
 import { TaskRow, TrainingRunRow } from './entities.js';
 import { dateOf, jsonOf, taskOf, trainingRunOf } from './mapping.js';
 
@@ -107,20 +108,6 @@ export class ViewStore {
     });
   }
 
-  async getTask(tenantId: string, taskId: string): Promise<Task> {
-    const task = await this.findTask(tenantId, taskId);
-    if (task === undefined) throw notFound('task', taskId);
-    return task;
-  }
-
-  async findTask(tenantId: string, taskId: string): Promise<Task | undefined> {
-    requireFields({ tenant_id: tenantId, task_id: taskId });
-    const row = await this.dataSource.manager
-      .findOneBy(TaskRow, { tenantId, taskId })
-      .catch(rethrow);
-    return row === null ? undefined : taskOf(row);
-  }
-
   async findRun(tenantId: string, runId: string): Promise<TrainingRun | undefined> {
     const row = await this.dataSource.manager
       .findOneBy(TrainingRunRow, { tenantId, runId })
@@ -128,11 +115,11 @@ export class ViewStore {
     return row === null ? undefined : trainingRunOf(row);
   }
 
-  /** A task's runs, newest first (for lineage). */
-  async runsOfTask(tenantId: string, taskId: string): Promise<TrainingRun[]> {
+  /** The runs of these tasks, newest first (for lineage). */
+  async runsOfTasks(tenantId: string, taskIds: readonly string[]): Promise<TrainingRun[]> {
     const rows = await this.dataSource.manager
       .find(TrainingRunRow, {
-        where: { tenantId, taskId },
+        where: { tenantId, taskId: In([...taskIds]) },
         order: { createdAt: 'DESC', runId: 'ASC' },
       })
       .catch(rethrow);
@@ -150,11 +137,14 @@ async function upsertTask(manager: EntityManager, tenantId: string, task: Task):
   requireFields({ task_id: task.taskId });
   // The revision guard makes redelivered and reordered events harmless.
   await manager.query(
-    `INSERT INTO task (tenant_id, task_id, revision, state, body, updated_at)
-     VALUES ($1, $2, $3, $4, $5, now())
+    `INSERT INTO task (tenant_id, task_id, revision, state, body, updated_at, agent_name,
+                       suitability, savings_per_month, call_count, last_seen_at)
+     VALUES ($1, $2, $3, $4, $5, now(), $6, $7, $8, $9, $10)
      ON CONFLICT (tenant_id, task_id) DO UPDATE
        SET revision = EXCLUDED.revision, state = EXCLUDED.state, body = EXCLUDED.body,
-           updated_at = EXCLUDED.updated_at
+           updated_at = EXCLUDED.updated_at, agent_name = EXCLUDED.agent_name,
+           suitability = EXCLUDED.suitability, savings_per_month = EXCLUDED.savings_per_month,
+           call_count = EXCLUDED.call_count, last_seen_at = EXCLUDED.last_seen_at
        WHERE task.revision < EXCLUDED.revision`,
     [
       tenantId,
@@ -162,6 +152,12 @@ async function upsertTask(manager: EntityManager, tenantId: string, task: Task):
       task.revision.toString(),
       TaskState[task.state].toLowerCase(),
       JSON.stringify(toJson(TaskSchema, create(TaskSchema, { ...task, tenantId }))),
+      task.agentName,
+      task.suitability?.overall ?? 0,
+      task.savings?.savingsPerMonth ?? 0,
+      task.callCount.toString(),
+      // A Date holds milliseconds, the precision page tokens carry; unset is proto's epoch.
+      task.lastSeenAt ? timestampDate(task.lastSeenAt) : new Date(0),
     ],
   );
 }

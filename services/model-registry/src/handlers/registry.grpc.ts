@@ -1,55 +1,50 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   ModelRegistryService,
+  type ApproveModelVersionRequest,
   type CreateDatasetRequest,
+  type CreateEvaluationRequest,
   type GetDatasetRequest,
+  type GetEvaluationRequest,
   type GetModelVersionLineageRequest,
   type GetModelVersionRequest,
+  type GetPromotionPolicyRequest,
+  type GetRouteRequest,
   type GetRoutingTableRequest,
   type GetTaskLineageRequest,
   type GetTaskRequest,
+  type ListAuditEntriesRequest,
   type ListDatasetsRequest,
+  type ListEvaluationsRequest,
   type ListModelVersionsRequest,
+  type ListRoutesRequest,
+  type ListTasksRequest,
   type PromoteModelVersionRequest,
   type RegisterModelVersionRequest,
   type RetireModelVersionRequest,
+  type RollbackRouteRequest,
+  type UpdateModelVersionRequest,
+  type UpdatePromotionPolicyRequest,
+  type UpdateRouteRequest,
   type WatchRoutingTableRequest,
 } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { GrpcServer, GrpcService, type CallContext, type ServiceImpl } from '@understudy/grpc';
+import { Lineage } from '../domain/lineage.js';
 import { ModelRegistry } from '../domain/model-registry.js';
-import { requireFields } from '../domain/validation.js';
+import { RoutingWatch } from '../domain/routing-watch.js';
+import { ApprovalStore } from '../drivers/approvals.js';
+import { AuditLog } from '../drivers/audit.js';
 import type { Actor } from '../drivers/changes.js';
 import { DatasetStore } from '../drivers/datasets.js';
+import { EvaluationStore } from '../drivers/evaluations.js';
 import { ModelVersionStore } from '../drivers/model-versions.js';
+import { PolicyStore } from '../drivers/policies.js';
+import { RouteStore } from '../drivers/routes.js';
 import { RoutingStore } from '../drivers/routing.js';
-import { ViewStore } from '../drivers/views.js';
+import { TaskStore } from '../drivers/tasks.js';
 
 type Impl = ServiceImpl<typeof ModelRegistryService>;
-
-/** RPCs that the registry's hardening issue brings; they answer UNIMPLEMENTED until then. */
-export const unimplementedRpcs = [
-  'ListTasks',
-  'UpdateModelVersion',
-  'CreateEvaluation',
-  'GetEvaluation',
-  'ListEvaluations',
-  'GetRoute',
-  'ListRoutes',
-  'UpdateRoute',
-  'RollbackRoute',
-  'ListAuditEntries',
-  'ApproveModelVersion',
-  'GetPromotionPolicy',
-  'UpdatePromotionPolicy',
-] as const;
-
-function unimplemented(rpc: (typeof unimplementedRpcs)[number]): never {
-  throw new UnderstudyError(
-    ErrorCode.Unimplemented,
-    `ModelRegistryService.${rpc} is not implemented yet in this registry version`,
-  );
-}
 
 /** Who made a change, for the audit log: the authenticated caller. */
 function actorOf(context: CallContext): Actor {
@@ -72,12 +67,23 @@ export class RegistryGrpc implements Impl {
     @Inject(DatasetStore) private readonly datasets: DatasetStore,
     @Inject(ModelVersionStore) private readonly modelVersions: ModelVersionStore,
     @Inject(RoutingStore) private readonly routing: RoutingStore,
-    @Inject(ViewStore) private readonly views: ViewStore,
+    @Inject(TaskStore) private readonly tasks: TaskStore,
+    @Inject(Lineage) private readonly lineage: Lineage,
     @Inject(GrpcServer) private readonly server: GrpcServer,
+    @Inject(RoutingWatch) private readonly routingWatch: RoutingWatch,
+    @Inject(EvaluationStore) private readonly evaluations: EvaluationStore,
+    @Inject(ApprovalStore) private readonly approvals: ApprovalStore,
+    @Inject(PolicyStore) private readonly policies: PolicyStore,
+    @Inject(RouteStore) private readonly routes: RouteStore,
+    @Inject(AuditLog) private readonly audit: AuditLog,
   ) {}
 
   async getTask(request: GetTaskRequest) {
-    return { task: await this.views.getTask(request.tenantId, request.taskId) };
+    return { task: await this.tasks.get(request.tenantId, request.taskId) };
+  }
+
+  listTasks(request: ListTasksRequest) {
+    return this.tasks.list(request);
   }
 
   async createDataset(request: CreateDatasetRequest, context: CallContext) {
@@ -100,6 +106,16 @@ export class RegistryGrpc implements Impl {
     };
   }
 
+  async updateModelVersion(request: UpdateModelVersionRequest, context: CallContext) {
+    return {
+      modelVersion: await this.modelVersions.update({
+        modelVersion: required(request.modelVersion, 'model_version'),
+        paths: request.updateMask?.paths ?? [],
+        actor: actorOf(context),
+      }),
+    };
+  }
+
   async getModelVersion(request: GetModelVersionRequest) {
     return {
       modelVersion: await this.modelVersions.get(request.tenantId, request.modelVersionId),
@@ -112,14 +128,58 @@ export class RegistryGrpc implements Impl {
 
   promoteModelVersion(request: PromoteModelVersionRequest, context: CallContext) {
     return this.registry.promote({
+      requestId: request.requestId,
       tenantId: request.tenantId,
       modelVersionId: request.modelVersionId,
       target: request.targetStage,
       trafficPercent: request.trafficPercent,
       etag: request.etag,
       reason: request.reason,
+      expectedRevision: request.expectedRevision,
+      validateOnly: request.validateOnly,
       actor: actorOf(context),
     });
+  }
+
+  approveModelVersion(request: ApproveModelVersionRequest, context: CallContext) {
+    return this.approvals.approve({
+      requestId: request.requestId,
+      tenantId: request.tenantId,
+      modelVersionId: request.modelVersionId,
+      targetStage: request.targetStage,
+      etag: request.etag,
+      comment: request.comment,
+      actor: actorOf(context),
+    });
+  }
+
+  async getPromotionPolicy(request: GetPromotionPolicyRequest) {
+    return { policy: await this.policies.get(request.tenantId, request.taskId) };
+  }
+
+  async updatePromotionPolicy(request: UpdatePromotionPolicyRequest, context: CallContext) {
+    return {
+      policy: await this.policies.update({
+        policy: required(request.policy, 'policy'),
+        updateMask: request.updateMask?.paths ?? [],
+        actor: actorOf(context),
+      }),
+    };
+  }
+
+  async createEvaluation(request: CreateEvaluationRequest, context: CallContext) {
+    const evaluation = required(request.evaluation, 'evaluation');
+    return {
+      evaluation: await this.evaluations.create(request.requestId, evaluation, actorOf(context)),
+    };
+  }
+
+  async getEvaluation(request: GetEvaluationRequest) {
+    return { evaluation: await this.evaluations.get(request.tenantId, request.evaluationId) };
+  }
+
+  listEvaluations(request: ListEvaluationsRequest) {
+    return this.evaluations.list(request);
   }
 
   async retireModelVersion(request: RetireModelVersionRequest, context: CallContext) {
@@ -139,8 +199,35 @@ export class RegistryGrpc implements Impl {
     return { routingTable: await this.routing.snapshot(request.tenantId) };
   }
 
+  async getRoute(request: GetRouteRequest) {
+    return { route: await this.routes.get(request.tenantId, request.routeId) };
+  }
+
+  listRoutes(request: ListRoutesRequest) {
+    return this.routes.list(request);
+  }
+
+  updateRoute(request: UpdateRouteRequest, context: CallContext) {
+    return this.registry.updateRoute({
+      route: required(request.route, 'route'),
+      updateMask: request.updateMask?.paths ?? [],
+      actor: actorOf(context),
+    });
+  }
+
+  rollbackRoute(request: RollbackRouteRequest, context: CallContext) {
+    return this.registry.rollback({
+      requestId: request.requestId,
+      tenantId: request.tenantId,
+      taskId: request.taskId,
+      reason: request.reason,
+      expectedRevision: request.expectedRevision,
+      actor: actorOf(context),
+    });
+  }
+
   watchRoutingTable(request: WatchRoutingTableRequest, context: CallContext) {
-    return this.registry.watch({
+    return this.routingWatch.watch({
       tenantId: request.tenantId,
       fromRevision: request.fromRevision,
       signal: context.signal,
@@ -150,26 +237,15 @@ export class RegistryGrpc implements Impl {
   }
 
   getModelVersionLineage(request: GetModelVersionLineageRequest) {
-    return this.registry.modelVersionLineage(request.tenantId, request.modelVersionId);
+    return this.lineage.ofModelVersion(request.tenantId, request.modelVersionId);
   }
 
   getTaskLineage(request: GetTaskLineageRequest) {
-    requireFields({ tenant_id: request.tenantId, task_id: request.taskId });
-    return this.registry.taskLineage(request.tenantId, request.taskId);
+    const { tenantId, taskId, includePredecessors } = request;
+    return this.lineage.ofTask(tenantId, taskId, includePredecessors);
   }
 
-  listTasks: Impl['listTasks'] = () => unimplemented('ListTasks');
-  updateModelVersion: Impl['updateModelVersion'] = () => unimplemented('UpdateModelVersion');
-  createEvaluation: Impl['createEvaluation'] = () => unimplemented('CreateEvaluation');
-  getEvaluation: Impl['getEvaluation'] = () => unimplemented('GetEvaluation');
-  listEvaluations: Impl['listEvaluations'] = () => unimplemented('ListEvaluations');
-  getRoute: Impl['getRoute'] = () => unimplemented('GetRoute');
-  listRoutes: Impl['listRoutes'] = () => unimplemented('ListRoutes');
-  updateRoute: Impl['updateRoute'] = () => unimplemented('UpdateRoute');
-  rollbackRoute: Impl['rollbackRoute'] = () => unimplemented('RollbackRoute');
-  listAuditEntries: Impl['listAuditEntries'] = () => unimplemented('ListAuditEntries');
-  approveModelVersion: Impl['approveModelVersion'] = () => unimplemented('ApproveModelVersion');
-  getPromotionPolicy: Impl['getPromotionPolicy'] = () => unimplemented('GetPromotionPolicy');
-  updatePromotionPolicy: Impl['updatePromotionPolicy'] = () =>
-    unimplemented('UpdatePromotionPolicy');
+  listAuditEntries(request: ListAuditEntriesRequest) {
+    return this.audit.list(request);
+  }
 }
