@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,8 @@ const holdsS3Keys = ['collector', 'dataset-builder'];
 /** The services that encrypt call content (collector) or read it. */
 const readsContent = ['collector', 'embedder', 'dataset-builder'];
 const contentKeysDir = '/etc/understudy/content-keys';
+/** The services that call model-registry, with a token of their own (and its CA under TLS). */
+const callsRegistry = ['dataset-builder', 'trainer-orchestrator', 'inference-gateway'];
 const redactionRulesFile = '/etc/understudy/redaction/redaction-rules.json';
 /** The collector's numeric settings, each a whole number of its unit. */
 const collectorNumbers = [
@@ -81,6 +84,8 @@ interface Scenario {
   readonly trainingNamespace: string;
   /** Prefix of every object's name. */
   readonly prefix: string;
+  /** Whether model-registry serves TLS (its liveness is then on /healthz). */
+  readonly registryTls: boolean;
 }
 
 const defaults: Scenario = {
@@ -90,6 +95,7 @@ const defaults: Scenario = {
   namespace: 'understudy',
   trainingNamespace: 'understudy',
   prefix: 'understudy',
+  registryTls: false,
 };
 const production: Scenario = {
   title: 'production values',
@@ -98,6 +104,7 @@ const production: Scenario = {
   namespace: 'agents',
   trainingNamespace: 'understudy-training',
   prefix: 'prod-understudy',
+  registryTls: true,
 };
 
 /**
@@ -282,14 +289,16 @@ describe.each([defaults, production])('helm template with $title', (scenario) =>
     }
   });
 
-  it('probes liveness and readiness on the ops port, gRPC liveness natively', () => {
+  it('probes liveness and readiness on the ops port, plaintext gRPC liveness natively', () => {
     for (const deployment of deployments()) {
       const component = componentOf(deployment);
       const container = containerOf(deployment);
       expect(container.ports?.find((p) => p.name === 'metrics')?.containerPort).toBe(9464);
       expect(container.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'metrics' });
       expect(container.startupProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'metrics' });
-      if (grpcServices.includes(component)) {
+      // The kubelet's gRPC probe cannot do TLS.
+      const tls = component === 'model-registry' && scenario.registryTls;
+      if (grpcServices.includes(component) && !tls) {
         expect(container.livenessProbe?.grpc?.port).toBe(50051);
       } else {
         expect(container.livenessProbe?.httpGet).toMatchObject({ path: '/healthz' });
@@ -588,6 +597,70 @@ describe('helm template with production values', () => {
     }
   });
 
+  it('serves the registry over mutual TLS, its principals and tokens from your Secrets', () => {
+    for (const deployment of objectsOf(manifests, Deployment)) {
+      const component = componentOf(deployment);
+      const config = configOf(manifests, deployment.metadata?.name ?? '');
+      const volumes = deployment.spec?.template.spec?.volumes ?? [];
+      const secretOf = (name: string) => volumes.find((v) => v.name === name)?.secret;
+      const mounts = Object.fromEntries(
+        (containerOf(deployment).volumeMounts ?? []).map((m) => [m.name, m.mountPath]),
+      );
+      const pem = (...files: string[]) => files.map((file) => ({ key: file, path: file }));
+      if (component === 'model-registry') {
+        expect(config).toMatchObject({
+          UNDERSTUDY_REGISTRY_PRINCIPALS_FILE: '/etc/understudy/registry-access/principals.json',
+          UNDERSTUDY_GRPC_TLS_CERT_FILE: '/etc/understudy/grpc-tls/tls.crt',
+          UNDERSTUDY_GRPC_TLS_KEY_FILE: '/etc/understudy/grpc-tls/tls.key',
+          UNDERSTUDY_GRPC_TLS_CLIENT_CA_FILE: '/etc/understudy/grpc-tls/ca.crt',
+        });
+        expect(config['UNDERSTUDY_REGISTRY_AUTH']).toBeUndefined();
+        expect(secretOf('registry-access')).toEqual({
+          secretName: 'understudy-registry-access',
+          defaultMode: 0o440,
+          items: [{ key: 'principals.json', path: 'principals.json' }],
+        });
+        expect(secretOf('grpc-tls')).toEqual({
+          secretName: 'understudy-registry-tls',
+          defaultMode: 0o440,
+          items: pem('tls.crt', 'tls.key', 'ca.crt'),
+        });
+        expect(mounts).toMatchObject({
+          'registry-access': '/etc/understudy/registry-access',
+          'grpc-tls': '/etc/understudy/grpc-tls',
+        });
+      } else if (callsRegistry.includes(component)) {
+        expect(config, component).toMatchObject({
+          UNDERSTUDY_REGISTRY_TOKEN_FILE: '/etc/understudy/registry-access/token',
+          UNDERSTUDY_REGISTRY_TLS_CA_FILE: '/etc/understudy/registry-tls/ca.crt',
+          UNDERSTUDY_REGISTRY_TLS_CERT_FILE: '/etc/understudy/registry-client-tls/tls.crt',
+          UNDERSTUDY_REGISTRY_TLS_KEY_FILE: '/etc/understudy/registry-client-tls/tls.key',
+        });
+        // Its own token, the registry's CA (never its key) and its own client certificate.
+        expect(secretOf('registry-access'), component).toEqual({
+          secretName: 'understudy-registry-access',
+          defaultMode: 0o440,
+          items: [{ key: `${component}-token`, path: 'token' }],
+        });
+        expect(secretOf('registry-tls'), component).toEqual({
+          secretName: 'understudy-registry-tls',
+          items: pem('ca.crt'),
+        });
+        expect(secretOf('registry-client-tls'), component).toEqual({
+          secretName: `understudy-${component}-tls`,
+          defaultMode: 0o440,
+          items: pem('tls.crt', 'tls.key'),
+        });
+      } else {
+        const registryKeys = Object.keys(config).filter((key) =>
+          /REGISTRY_(TOKEN|TLS|PRINCIPALS|AUTH)|GRPC_TLS/.test(key),
+        );
+        expect(registryKeys, component).toEqual([]);
+        expect(Object.keys(mounts).filter((name) => /registry|grpc-tls/.test(name))).toEqual([]);
+      }
+    }
+  });
+
   it('renders a ServiceMonitor that Prometheus selects', () => {
     const monitor = manifests.find((m) => m.kind === 'ServiceMonitor');
     expect(monitor?.metadata).toMatchObject({ labels: { release: 'prometheus' } });
@@ -612,6 +685,12 @@ describe('helm template with default values', () => {
       'understudy-database': ['UNDERSTUDY_DATABASE_URL'],
       'understudy-llm': ['UNDERSTUDY_LLM_API_KEY'],
       'understudy-redaction': ['UNDERSTUDY_COLLECTOR_REDACTION_SECRET'],
+      'understudy-registry-access': [
+        'dataset-builder-token',
+        'inference-gateway-token',
+        'principals.json',
+        'trainer-orchestrator-token',
+      ],
     });
     expect(jobTemplate(manifests, defaults).s3CredentialsSecret).toBe('understudy-s3');
   });
@@ -640,6 +719,92 @@ describe('helm template with default values', () => {
     const kinds = manifests.map((m) => m.kind);
     expect(kinds).not.toContain('ServiceMonitor');
     expect(kinds).not.toContain('HorizontalPodAutoscaler');
+  });
+});
+
+describe('model-registry access from values', () => {
+  const tokens: Record<string, string> = {
+    'dataset-builder': 'builder-token-0123456789',
+    'trainer-orchestrator': 'orchestrator-token-0123456789',
+    'inference-gateway': 'gateway-token-0123456789',
+  };
+  const alice = {
+    subject: 'alice@example.com',
+    tokenSha256: createHash('sha256').update('alice-token').digest('hex'),
+    roles: ['approver'],
+    tenants: ['acme'],
+  };
+  const set = [
+    ...Object.entries(tokens).map(
+      ([service, token]) => `registryAccess.serviceTokens.${service}=${token}`,
+    ),
+    `registryAccess.principals[0].subject=${alice.subject}`,
+    `registryAccess.principals[0].tokenSha256=${alice.tokenSha256}`,
+    'registryAccess.principals[0].roles={approver}',
+    'registryAccess.principals[0].tenants={acme}',
+  ];
+  let manifests: Manifest[] = [];
+  beforeAll(async () => {
+    manifests = await render({ ...defaults, set });
+  });
+
+  const accessSecret = () =>
+    objectsOf(manifests, Secret).find((s) => s.metadata?.name === 'understudy-registry-access');
+  const decoded = (key: string) =>
+    Buffer.from(accessSecret()?.data?.[key] ?? '', 'base64').toString('utf8');
+
+  it('makes the principals file: the people of values, and its services with their least role', () => {
+    const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
+    const service = (subject: string, role: string) => ({
+      subject,
+      tokenSha256: sha256(tokens[subject] ?? ''),
+      roles: [role],
+      tenants: ['*'],
+    });
+    expect(JSON.parse(decoded('principals.json'))).toEqual([
+      alice,
+      service('dataset-builder', 'writer'),
+      service('inference-gateway', 'reader'),
+      service('trainer-orchestrator', 'writer'),
+    ]);
+    for (const [name, token] of Object.entries(tokens))
+      expect(decoded(`${name}-token`)).toBe(token);
+  });
+
+  it('mounts each caller its own token alone, and serves the registry in plaintext', () => {
+    for (const deployment of objectsOf(manifests, Deployment)) {
+      const component = componentOf(deployment);
+      const volume = deployment.spec?.template.spec?.volumes?.find(
+        (v) => v.name === 'registry-access',
+      );
+      const items = volume?.secret?.items?.map((item) => item.key);
+      if (component === 'model-registry') {
+        expect(items).toEqual(['principals.json']);
+        expect(containerOf(deployment).livenessProbe?.grpc?.port).toBe(50051);
+      } else {
+        expect(items, component).toEqual(
+          callsRegistry.includes(component) ? [`${component}-token`] : undefined,
+        );
+      }
+      const config = configOf(manifests, deployment.metadata?.name ?? '');
+      expect(Object.keys(config).filter((key) => key.includes('TLS'))).toEqual([]);
+    }
+  });
+
+  it('switches authentication off only when told, and then mounts no access at all', async () => {
+    const open = await render({ ...defaults, set: ['registryAccess.enabled=false'] });
+    expect(configOf(open, 'understudy-model-registry')['UNDERSTUDY_REGISTRY_AUTH']).toBe('off');
+    expect(open.map((m) => m.metadata.name)).not.toContain('understudy-registry-access');
+    for (const deployment of objectsOf(open, Deployment)) {
+      const volumes = deployment.spec?.template.spec?.volumes ?? [];
+      expect(volumes.map((v) => v.name)).not.toContain('registry-access');
+      const config = configOf(open, deployment.metadata?.name ?? '');
+      expect(config['UNDERSTUDY_REGISTRY_TOKEN_FILE']).toBeUndefined();
+      expect(config['UNDERSTUDY_REGISTRY_PRINCIPALS_FILE']).toBeUndefined();
+    }
+    expect(
+      configOf(manifests, 'understudy-model-registry')['UNDERSTUDY_REGISTRY_AUTH'],
+    ).toBeUndefined();
   });
 });
 
@@ -693,6 +858,26 @@ describe('NOTES.txt', () => {
     expect(text).toContain('database.url (or database.existingSecret) is empty');
     expect(text).toContain('llm.apiKey (or llm.existingSecret) is empty');
     expect(text).toContain('redaction.secret (or redaction.existingSecret) is empty');
+    expect(text).toContain(
+      'registryAccess.serviceTokens.dataset-builder (or registryAccess.existingSecret) is empty',
+    );
+  });
+
+  it('shows how to call the registry with a token, over mutual TLS where it serves that', async () => {
+    expect(await notes(defaults)).toContain(
+      `grpcurl -plaintext -H "authorization: Bearer $TOKEN" -d '{"tenantId": "acme"}'`,
+    );
+    expect(await notes(production)).toContain(
+      'grpcurl -cacert ca.crt -authority prod-understudy-model-registry.agents.svc ' +
+        '-cert tls.crt -key tls.key localhost:50051 list',
+    );
+  });
+
+  it('warns when the registry lets anyone in', async () => {
+    const text = await notes({ ...production, set: ['registryAccess.enabled=false'] });
+    expect(text).toContain(
+      'registryAccess.enabled is false: anyone reaching model-registry may read and change every tenant',
+    );
   });
 });
 
@@ -712,6 +897,10 @@ describe('invalid values', () => {
       "'/redaction/secret': 'shorter-than-32-characters' does not match pattern",
       "'/redaction/rules/patterns/0/entity': 'employee id' does not match pattern",
       "'/redaction/rules/disable/0': value must be one of",
+      "'/registryAccess/principals/0/roles/0': value must be one of",
+      "'/registryAccess/principals/0/tokenSha256': 'not-a-digest' does not match pattern",
+      "'/registryAccess/principals/0/tenants': 'oneOf' failed",
+      "'/registryAccess/principals/1': missing property 'tokenSha256'",
     ]) {
       expect(result.stderr).toContain(mistake);
     }
@@ -745,6 +934,22 @@ describe('invalid values', () => {
     const result = await helm(templateArgs({ ...defaults, set }));
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("additional properties 'content' not allowed");
+  });
+
+  it('refuses mutual TLS without the CA or a calling service without its certificate', async () => {
+    const noCa = await helm(
+      templateArgs({ ...defaults, set: ['registryAccess.tls.clientCertificates=true'] }),
+    );
+    expect(noCa.code).not.toBe(0);
+    expect(noCa.stderr).toContain(
+      'registryAccess.tls.clientCertificates needs registryAccess.tls.existingSecret',
+    );
+    const set = ['registryAccess.tls.clientSecrets.inference-gateway='];
+    const noCertificate = await helm(templateArgs({ ...production, set }));
+    expect(noCertificate.code).not.toBe(0);
+    expect(noCertificate.stderr).toContain(
+      'registryAccess.tls.clientSecrets.inference-gateway: mutual TLS needs its client certificate',
+    );
   });
 
   it('rejects a root container even through --set', async () => {

@@ -29,6 +29,7 @@ process.stdout.write(
     `  or OTLP/gRPC to                  ${platform.otlpGrpcAddress}`,
     `  OpenAI-compatible gateway        ${platform.gatewayUrl}/chat/completions`,
     `  model registry (gRPC)            ${platform.registryAddress}   e.g. grpcurl -plaintext ${platform.registryAddress} list`,
+    `  registry admin token             ${platform.registryTokenFile}   (grpcurl -H "authorization: Bearer $(cat ${platform.registryTokenFile})")`,
     `  API key (tenant ${platform.tenant})         ${config.dataDir}/api-key   (Authorization: Bearer <key>)`,
     `  metrics / health                 ${platform.opsUrl}/metrics  ${platform.opsUrl}/readyz`,
     `  data                             ${config.dataDir}`,

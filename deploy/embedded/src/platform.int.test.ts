@@ -2,7 +2,12 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@understudy/config';
-import { Health, HealthCheckResponse_ServingStatus } from '@understudy/contracts';
+import {
+  Health,
+  HealthCheckResponse_ServingStatus,
+  ModelRegistryService,
+} from '@understudy/contracts';
+import { ErrorCode } from '@understudy/errors';
 import { createClient } from '@understudy/grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedConfig } from './config.js';
@@ -72,6 +77,24 @@ describe('embedded platform', () => {
       }
     }
 
+    // The registry answers its admin, for the platform's tenant by default, and no one unknown.
+    const anonymous = createClient(ModelRegistryService, platform.registryAddress);
+    const admin = createClient(ModelRegistryService, platform.registryAddress, {
+      metadata: { authorization: `Bearer ${platform.registryToken}` },
+    });
+    try {
+      await expect(anonymous.getRoutingTable({})).rejects.toMatchObject({
+        code: ErrorCode.Unauthenticated,
+      });
+      expect(await admin.listModelVersions({})).toMatchObject({ modelVersions: [] });
+      await expect(admin.getRoutingTable({ tenantId: 'another' })).rejects.toMatchObject({
+        code: ErrorCode.PermissionDenied,
+      });
+    } finally {
+      anonymous.close();
+      admin.close();
+    }
+
     // Authenticated ingress: the collector and the gateway refuse a missing key.
     const otlp = await fetch(`${platform.otlpUrl}/v1/traces`, { method: 'POST', body: '{}' });
     expect(otlp.status).toBe(401);
@@ -82,11 +105,13 @@ describe('embedded platform', () => {
     expect(chat.status).toBe(401);
   });
 
-  it('keeps its API key and data across a restart', async () => {
+  it('keeps its API key, registry token and data across a restart', async () => {
     const key = platform?.apiKey;
+    const token = platform?.registryToken;
     await platform?.stop();
     platform = await boot();
     expect(platform.apiKey).toBe(key);
+    expect(platform.registryToken).toBe(token);
     expect((await fetch(`${platform.opsUrl}/readyz`)).status).toBe(200);
   });
 

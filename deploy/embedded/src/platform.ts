@@ -35,6 +35,10 @@ export interface Platform {
   /** The tenant's API key for the collector and the gateway (kept in the data dir). */
   readonly apiKey: string;
   readonly tenant: string;
+  /** The bearer token of the registry's admin for the tenant (kept in the data dir). */
+  readonly registryToken: string;
+  /** Where that token is kept, for grpcurl and the CLI. */
+  readonly registryTokenFile: string;
   readonly otlpUrl: string;
   readonly otlpGrpcAddress: string;
   readonly gatewayUrl: string;
@@ -86,6 +90,7 @@ export async function startPlatform(
   try {
     await mkdir(config.dataDir, { recursive: true, mode: 0o755 });
     const keys = await tenantKeys(config.dataDir, config.tenant);
+    const access = await registryAccess(config.dataDir, config.tenant);
     const python = config.trainerPython ?? (await trainerVenvPython(logger));
 
     const postgres = await startLocalPostgres(join(config.dataDir, 'postgres'), logger);
@@ -106,7 +111,9 @@ export async function startPlatform(
       store,
       bucket,
       workDir: join(config.dataDir, 'serving'),
-      resolve: resolveServedModel(registryAddress, config.tenant),
+      resolve: resolveServedModel(registryAddress, config.tenant, {
+        metadata: { authorization: `Bearer ${access.tokens.serving}` },
+      }),
       logger: logger.child({ component: 'serving' }),
     });
     const servingUrl = await serving.start();
@@ -143,13 +150,18 @@ export async function startPlatform(
     await start(modelRegistry, {
       UNDERSTUDY_GRPC_PORT: String(config.registryPort),
       UNDERSTUDY_SERVING_ENDPOINT: servingUrl,
+      UNDERSTUDY_REGISTRY_PRINCIPALS_FILE: access.principalsFile,
     });
     const embedderAddress = grpcAddress(await start(embedder, {}));
     const clustererAddress = grpcAddress(
       await start(clusterer, { UNDERSTUDY_EMBEDDER_ADDRESS: embedderAddress }),
     );
-    await start(datasetBuilder, { UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress });
+    await start(datasetBuilder, {
+      UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress,
+      UNDERSTUDY_REGISTRY_TOKEN_FILE: access.tokenFiles['dataset-builder'],
+    });
     await start(trainerOrchestrator, {
+      UNDERSTUDY_REGISTRY_TOKEN_FILE: access.tokenFiles['trainer-orchestrator'],
       UNDERSTUDY_EXECUTOR: 'local',
       UNDERSTUDY_TRAINER_PYTHON: python,
       UNDERSTUDY_TRAINER_PYTHONPATH: join(trainerDir, 'src'),
@@ -165,6 +177,7 @@ export async function startPlatform(
       UNDERSTUDY_HTTP_HOST: config.host,
       UNDERSTUDY_HTTP_PORT: String(config.gatewayPort),
       UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress,
+      UNDERSTUDY_REGISTRY_TOKEN_FILE: access.tokenFiles['inference-gateway'],
       UNDERSTUDY_LLM_BASE_URL: config.llm.baseUrl,
       ...(config.llm.apiKey !== undefined && { UNDERSTUDY_LLM_API_KEY: config.llm.apiKey }),
     });
@@ -173,6 +186,8 @@ export async function startPlatform(
       logger,
       apiKey: keys.apiKey,
       tenant: config.tenant,
+      registryToken: access.tokens.admin,
+      registryTokenFile: access.tokenFiles.admin,
       otlpUrl: `http://${config.host}:${String(config.otlpPort)}`,
       otlpGrpcAddress: `${config.host}:${String(config.otlpGrpcPort)}`,
       gatewayUrl: `http://${config.host}:${String(config.gatewayPort)}/v1`,
@@ -188,31 +203,78 @@ export async function startPlatform(
 }
 
 /**
- * The tenant's API key, made on first start and kept beside the data (mode 0600) so restarts
- * and the demo can use it; the services only ever see its SHA-256.
+ * A random secret made on first start and kept in `file` (mode 0600), so that restarts, the demo
+ * and the operator's tools keep using the same one.
  */
-async function tenantKeys(dataDir: string, tenant: string) {
-  const keyFile = join(dataDir, 'api-key');
-  if (!existsSync(keyFile)) {
-    await writeFile(keyFile, `us_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+async function keptSecret(file: string, prefix = ''): Promise<string> {
+  if (!existsSync(file)) {
+    await writeFile(file, `${prefix}${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
   }
-  const apiKey = (await readFile(keyFile, 'utf8')).trim();
+  return (await readFile(file, 'utf8')).trim();
+}
+
+const sha256 = (secret: string) => createHash('sha256').update(secret).digest('hex');
+
+/** The tenant's API key (kept beside the data); the services only ever see its SHA-256. */
+async function tenantKeys(dataDir: string, tenant: string) {
+  const apiKey = await keptSecret(join(dataDir, 'api-key'), 'us_');
   const file = join(dataDir, 'tenant-keys.json');
-  const sha256 = createHash('sha256').update(apiKey).digest('hex');
-  await writeFile(file, JSON.stringify([{ tenant, sha256 }]), { mode: 0o600 });
+  await writeFile(file, JSON.stringify([{ tenant, sha256: sha256(apiKey) }]), { mode: 0o600 });
   return { apiKey, file };
 }
 
 /**
- * The secret behind redaction placeholders, made on first start and kept beside the data (mode
- * 0600): a new one would give the same values new placeholders.
+ * The registry's callers and the least role each needs: the services for every tenant, the local
+ * serving endpoint (which looks adapters up), and an admin of the platform's tenant for people
+ * (grpcurl, the CLI, the demo), whose calls default to that tenant.
  */
+const registryCallers = {
+  'dataset-builder': { roles: ['writer'], everyTenant: true },
+  'trainer-orchestrator': { roles: ['writer'], everyTenant: true },
+  'inference-gateway': { roles: ['reader'], everyTenant: true },
+  serving: { roles: ['reader'], everyTenant: true },
+  admin: { roles: ['admin'], everyTenant: false },
+} as const;
+
+type RegistryCaller = keyof typeof registryCallers;
+
+/**
+ * A bearer token per registry caller, kept in `registry-tokens/<caller>`, and the registry's
+ * principals file, which holds their SHA-256.
+ */
+async function registryAccess(dataDir: string, tenant: string) {
+  const dir = join(dataDir, 'registry-tokens');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const callers = Object.keys(registryCallers) as RegistryCaller[];
+  const kept = await Promise.all(
+    callers.map(async (name) => {
+      const file = join(dir, name);
+      return { name, file, token: await keptSecret(file) };
+    }),
+  );
+  const principals = kept.map(({ name, token }) => ({
+    subject: name === 'admin' ? `${tenant}-admin` : name,
+    tokenSha256: sha256(token),
+    roles: registryCallers[name].roles,
+    tenants: registryCallers[name].everyTenant ? ['*'] : [tenant],
+  }));
+  const principalsFile = join(dataDir, 'registry-principals.json');
+  await writeFile(principalsFile, JSON.stringify(principals), { mode: 0o600 });
+  const byCaller = <T>(value: (entry: (typeof kept)[number]) => T) =>
+    Object.fromEntries(kept.map((entry) => [entry.name, value(entry)])) as Record<
+      RegistryCaller,
+      T
+    >;
+  return {
+    principalsFile,
+    tokenFiles: byCaller(({ file }) => file),
+    tokens: byCaller(({ token }) => token),
+  };
+}
+
+/** The secret behind redaction placeholders: a new one would give values new placeholders. */
 async function redactionSecret(dataDir: string): Promise<string> {
-  const file = join(dataDir, 'redaction-secret');
-  if (!existsSync(file)) {
-    await writeFile(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-  }
-  return (await readFile(file, 'utf8')).trim();
+  return keptSecret(join(dataDir, 'redaction-secret'));
 }
 
 /** The trainer's cached venv, built from its lock on first start (progress on stderr). */

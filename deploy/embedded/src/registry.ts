@@ -1,20 +1,24 @@
 import { ModelRegistryService } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
-import { createClient } from '@understudy/grpc';
+import { createClient, type ClientOptions } from '@understudy/grpc';
 import type { ServedModel } from './serving.js';
 
 /** The registry names a version's adapter `understudy-<model version id>` at serving backends. */
 const servingName = /^understudy-(.+)$/;
 
-/** Looks up the adapter behind a serving name in the registry, for the local serving endpoint. */
+/**
+ * Looks up the adapter behind a serving name in the registry, for the local serving endpoint;
+ * `options` carry its token.
+ */
 export function resolveServedModel(
   registryAddress: string,
   tenantId: string,
+  options: ClientOptions,
 ): (model: string) => Promise<ServedModel | undefined> {
   return async (model) => {
     const modelVersionId = servingName.exec(model)?.[1];
     if (modelVersionId === undefined) return undefined;
-    const registry = createClient(ModelRegistryService, registryAddress);
+    const registry = createClient(ModelRegistryService, registryAddress, options);
     try {
       const { modelVersion } = await registry.getModelVersion({ tenantId, modelVersionId });
       const adapter = modelVersion?.adapter;

@@ -55,6 +55,34 @@ services that use it.
 {{- if include "understudy.redactionRulesMounted" . }}
 {{- $_ := set $env "UNDERSTUDY_COLLECTOR_REDACTION_RULES_FILE" "/etc/understudy/redaction/redaction-rules.json" }}
 {{- end }}
+{{- $access := $values.registryAccess }}
+{{- if has "registryAccess" $traits.uses }}
+{{- if $access.enabled }}
+{{- $_ := set $env "UNDERSTUDY_REGISTRY_PRINCIPALS_FILE" "/etc/understudy/registry-access/principals.json" }}
+{{- else }}
+{{- $_ := set $env "UNDERSTUDY_REGISTRY_AUTH" "off" }}
+{{- end }}
+{{- if $access.tls.existingSecret }}
+{{- $_ := set $env "UNDERSTUDY_GRPC_TLS_CERT_FILE" "/etc/understudy/grpc-tls/tls.crt" }}
+{{- $_ := set $env "UNDERSTUDY_GRPC_TLS_KEY_FILE" "/etc/understudy/grpc-tls/tls.key" }}
+{{- if $access.tls.clientCertificates }}
+{{- $_ := set $env "UNDERSTUDY_GRPC_TLS_CLIENT_CA_FILE" "/etc/understudy/grpc-tls/ca.crt" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- include "understudy.registryAccessChecks" . }}
+{{- if include "understudy.registryCaller" . }}
+{{- if $access.enabled }}
+{{- $_ := set $env "UNDERSTUDY_REGISTRY_TOKEN_FILE" "/etc/understudy/registry-access/token" }}
+{{- end }}
+{{- if $access.tls.existingSecret }}
+{{- $_ := set $env "UNDERSTUDY_REGISTRY_TLS_CA_FILE" "/etc/understudy/registry-tls/ca.crt" }}
+{{- if $access.tls.clientCertificates }}
+{{- $_ := set $env "UNDERSTUDY_REGISTRY_TLS_CERT_FILE" "/etc/understudy/registry-client-tls/tls.crt" }}
+{{- $_ := set $env "UNDERSTUDY_REGISTRY_TLS_KEY_FILE" "/etc/understudy/registry-client-tls/tls.key" }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if eq $name "collector" }}
 {{- $collector := $values.collector }}
 {{- if lt (int64 $collector.maxInFlightBytes) (int64 $collector.tenantLimits.maxBodyBytes) }}

@@ -50,7 +50,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 What each service is, as opposed to how it is deployed (values): the ports it serves besides ops
 (9464) and the variables that carry them; for a gRPC service (grpc.health.v1 on 50051), the
 variable that gives the others its address; the connections and files it uses besides Kafka,
-which every service uses.
+which every service uses; for a caller of model-registry, the least role it needs there.
 */}}
 {{- define "understudy.catalog" -}}
 collector:
@@ -66,17 +66,20 @@ clusterer:
   uses: [database]
 dataset-builder:
   grpc: UNDERSTUDY_DATASET_BUILDER_ADDRESS
-  uses: [database, s3, contentKeys]
+  uses: [database, s3, contentKeys, registry]
+  registryRole: writer
 trainer-orchestrator:
   grpc: UNDERSTUDY_TRAINER_ORCHESTRATOR_ADDRESS
-  uses: [database, s3, training]
+  uses: [database, s3, training, registry]
+  registryRole: writer
 model-registry:
   grpc: UNDERSTUDY_REGISTRY_ADDRESS
-  uses: [database]
+  uses: [database, registryAccess]
 inference-gateway:
   ports:
     - { name: http, port: 8080, env: UNDERSTUDY_HTTP_PORT, appProtocol: http }
-  uses: [llm, tenantKeys]
+  uses: [llm, tenantKeys, registry]
+  registryRole: reader
 {{- end }}
 
 {{/* A service's catalog entry with its ports complete: (list $ "collector") → YAML */}}
@@ -181,4 +184,39 @@ false, 0 and {} override too. (list $ "collector") → YAML
     secretKeyRef:
       name: {{ index . 1 }}
       key: {{ index . 2 }}
+{{- end }}
+
+{{/* Whether a service calls model-registry: it uses it and the registry is enabled. (list $ "dataset-builder") → "true" or "" */}}
+{{- define "understudy.registryCaller" -}}
+{{- $root := index . 0 }}
+{{- $uses := (include "understudy.traits" . | fromYaml).uses }}
+{{- if and (has "registry" $uses) (index $root.Values.services "model-registry").enabled }}true{{ end }}
+{{- end }}
+
+{{/* The registry's principals file as the chart makes it: values' principals and its services. */}}
+{{- define "understudy.registryPrincipals" -}}
+{{- $access := .Values.registryAccess }}
+{{- $principals := list }}
+{{- range $access.principals }}
+{{- $principals = append $principals . }}
+{{- end }}
+{{- range $name, $traits := include "understudy.catalog" . | fromYaml }}
+{{- $token := index $access.serviceTokens $name | default "" }}
+{{- if and $traits.registryRole $token (index $.Values.services $name).enabled }}
+{{- $principals = append $principals (dict "subject" $name "tokenSha256" (sha256sum $token) "roles" (list $traits.registryRole) "tenants" (list "*")) }}
+{{- end }}
+{{- end }}
+{{- toJson $principals }}
+{{- end }}
+
+{{/* Refuses access settings that cannot work: (list $ "dataset-builder") for each service. */}}
+{{- define "understudy.registryAccessChecks" -}}
+{{- $root := index . 0 }}
+{{- $tls := $root.Values.registryAccess.tls }}
+{{- if and $tls.clientCertificates (not $tls.existingSecret) }}
+{{- fail "registryAccess.tls.clientCertificates needs registryAccess.tls.existingSecret (its ca.crt)" }}
+{{- end }}
+{{- if and $tls.clientCertificates (include "understudy.registryCaller" .) (not (index $tls.clientSecrets (index . 1))) }}
+{{- fail (printf "registryAccess.tls.clientSecrets.%s: mutual TLS needs its client certificate" (index . 1)) }}
+{{- end }}
 {{- end }}

@@ -2,7 +2,12 @@ import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { MessagingModule, topics } from '@understudy/messaging';
-import { messagingDriver, openDatabase, type ServiceDefinition } from '@understudy/service';
+import {
+  grpcServerOptions,
+  messagingDriver,
+  openDatabase,
+  type ServiceDefinition,
+} from '@understudy/service';
 import { HealthRegistry } from '@understudy/telemetry';
 import type { DataSource } from 'typeorm';
 import { settings } from './config.js';
@@ -50,7 +55,12 @@ export const definition: ServiceDefinition<typeof settings> = {
           logger: telemetry.logger,
         }),
       }),
-      GrpcModule.forRootAsync({ useFactory: () => ({ ...config.grpc, logger: telemetry.logger }) }),
+      GrpcModule.forRootAsync({
+        useFactory: async () => ({
+          ...(await grpcServerOptions(config.grpc)),
+          logger: telemetry.logger,
+        }),
+      }),
     ],
     providers: [
       {

@@ -1,5 +1,11 @@
 import { env, setting, z } from '@understudy/config';
-import { databaseSettings, grpcSettings, kafkaSettings, s3Settings } from '@understudy/service';
+import {
+  databaseSettings,
+  grpcClientSettings,
+  grpcSettings,
+  kafkaSettings,
+  s3Settings,
+} from '@understudy/service';
 import { contentKeysFileSetting } from '@understudy/tenancy';
 
 export const settings = {
@@ -9,8 +15,8 @@ export const settings = {
   database: databaseSettings,
   /** Keys that open encrypted call content; unset, encrypted calls are dead-lettered. */
   contentKeysFile: contentKeysFileSetting,
-  /** host:port of the model registry's gRPC server. */
-  registryAddress: setting('UNDERSTUDY_REGISTRY_ADDRESS', env.text()),
+  /** The model registry's gRPC server, called with a writer's token. */
+  registry: grpcClientSettings('UNDERSTUDY_REGISTRY'),
   /** host:port of the clusterer's gRPC server, which owns task membership. */
   clustererAddress: setting('UNDERSTUDY_CLUSTERER_ADDRESS', env.text()),
   /** Usable calls a task needs before it gets a dataset. */

@@ -9,6 +9,8 @@ import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule } from '@understudy/messaging';
 import {
+  grpcClientOptions,
+  grpcServerOptions,
   messagingDriver,
   objectStore,
   openDatabase,
@@ -75,7 +77,9 @@ export const definition: ServiceDefinition<typeof settings> = {
             logger,
           }),
         }),
-        GrpcModule.forRootAsync({ useFactory: () => ({ ...config.grpc, logger }) }),
+        GrpcModule.forRootAsync({
+          useFactory: async () => ({ ...(await grpcServerOptions(config.grpc)), logger }),
+        }),
       ],
       providers: [
         {
@@ -97,7 +101,14 @@ export const definition: ServiceDefinition<typeof settings> = {
             return store;
           },
         },
-        { provide: REGISTRY, useFactory: () => new GrpcDatasetRegistry(config.registryAddress) },
+        {
+          provide: REGISTRY,
+          useFactory: async () =>
+            new GrpcDatasetRegistry(
+              config.registry.address,
+              await grpcClientOptions(settings.registry, config.registry),
+            ),
+        },
         { provide: TASK_CALLS, useFactory: () => new GrpcTaskCalls(config.clustererAddress) },
         {
           provide: DATASET_STORE,

@@ -1,5 +1,5 @@
 import { env, setting } from '@understudy/config';
-import type { ServiceConfig } from '@understudy/service';
+import { grpcClientSettings, type ServiceConfig } from '@understudy/service';
 
 export const settings = {
   http: {
@@ -8,8 +8,8 @@ export const settings = {
   },
   /** JSON `[{ "tenant", "sha256" }]`, mounted from a Secret; read once at boot. */
   tenantKeysFile: setting('UNDERSTUDY_TENANT_KEYS_FILE', env.text()),
-  /** host:port of the model registry's gRPC server (WatchRoutingTable). */
-  registryAddress: setting('UNDERSTUDY_REGISTRY_ADDRESS', env.text()),
+  /** The model registry's gRPC server (WatchRoutingTable), called with a reader's token. */
+  registry: grpcClientSettings('UNDERSTUDY_REGISTRY'),
   /** host:port of the clusterer's gRPC server (ClassifyCall). */
   clustererAddress: setting('UNDERSTUDY_CLUSTERER_ADDRESS', env.text()),
   classifyTimeoutMs: setting('UNDERSTUDY_CLASSIFY_TIMEOUT_MS', env.positiveInt().default(250)),

@@ -141,12 +141,15 @@ type WatchReply = MessageInitShape<typeof WatchRoutingTableResponseSchema>;
 /** WatchRoutingTable over a table the test changes; every other RPC is unimplemented. */
 function registryDouble(initial: Route[]) {
   const changes: RoutingTableChange[] = [];
+  /** The `authorization` metadata of each watch. */
+  const authorizations: unknown[] = [];
   let revision = 1n;
   let wake: () => void = () => undefined;
   const watchRoutingTable = async function* (
     request: WatchRoutingTableRequest,
     ctx: CallContext,
   ): AsyncGenerator<WatchReply> {
+    authorizations.push(...ctx.metadata.get('authorization'));
     let applied = request.fromRevision;
     if (applied === 0n) {
       yield { kind: { case: 'snapshot', value: { revision: 1n, routes: initial } } };
@@ -171,6 +174,7 @@ function registryDouble(initial: Route[]) {
   };
   return {
     impl: unimplementedExcept<typeof ModelRegistryService>({ watchRoutingTable }),
+    authorizations,
     push(tenantId: string, routes: Route[]) {
       revision += 1n;
       changes.push(create(RoutingTableChangeSchema, { revision, tenantId, routes }));
@@ -302,6 +306,8 @@ describe('inference gateway', () => {
         { tenant: 'globex', sha256: sha256('sk-globex') },
       ]),
     );
+    const registryTokenFile = join(dir, 'registry-token');
+    await writeFile(registryTokenFile, 'registry-reader-token\n');
     service = await startService(definition, {
       UNDERSTUDY_LOG_LEVEL: 'silent',
       UNDERSTUDY_OPS_HOST: '127.0.0.1',
@@ -310,6 +316,7 @@ describe('inference gateway', () => {
       UNDERSTUDY_HTTP_PORT: '0',
       UNDERSTUDY_TENANT_KEYS_FILE: keysFile,
       UNDERSTUDY_REGISTRY_ADDRESS: registryPeer.address,
+      UNDERSTUDY_REGISTRY_TOKEN_FILE: registryTokenFile,
       UNDERSTUDY_CLUSTERER_ADDRESS: clustererPeer.address,
       UNDERSTUDY_CLASSIFY_TIMEOUT_MS: '300',
       UNDERSTUDY_LLM_BASE_URL: `${llm.url}/v1`,
@@ -351,6 +358,10 @@ describe('inference gateway', () => {
       }),
     });
   }
+
+  it('watches the routing table with the token of its token file', () => {
+    expect(new Set(registry.authorizations)).toEqual(new Set(['Bearer registry-reader-token']));
+  });
 
   it('rejects unknown and missing API keys in OpenAI error shape', async () => {
     const before = llm.requests.length + slm.requests.length;

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ClustererService, ModelRegistryService } from '@understudy/contracts';
 import { createClient, type Client } from '@understudy/grpc';
-import type { ServiceDefinition } from '@understudy/service';
+import { grpcClientOptions, type ServiceDefinition } from '@understudy/service';
 import { settings } from './config.js';
 import { Gateway } from './domain/gateway.js';
 import { RoutingTableView } from './domain/routing-table.js';
@@ -32,7 +32,12 @@ export const definition: ServiceDefinition<typeof settings> = {
         { provide: RoutingTableView, useValue: new RoutingTableView() },
         {
           provide: REGISTRY,
-          useFactory: () => createClient(ModelRegistryService, config.registryAddress),
+          useFactory: async () =>
+            createClient(
+              ModelRegistryService,
+              config.registry.address,
+              await grpcClientOptions(settings.registry, config.registry),
+            ),
         },
         {
           provide: CLUSTERER,

@@ -113,7 +113,9 @@ export async function runDemo(say: (line?: string) => void): Promise<DemoSummary
     }),
     serviceEnv,
   );
-  const registry = createClient(ModelRegistryService, platform.registryAddress);
+  const registry = createClient(ModelRegistryService, platform.registryAddress, {
+    metadata: { authorization: `Bearer ${platform.registryToken}` },
+  });
   const tenantId = platform.tenant;
   try {
     const agents = new Set(calls.map((call) => call.agent));
