@@ -1,0 +1,322 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import {
+  DatasetSchema,
+  DatasetSplit,
+  EvaluationKind,
+  EvaluationVerdict,
+  ModelVersionSchema,
+  TimeWindowSchema,
+  type Dataset,
+  type ModelRegistryService,
+  type ModelVersion,
+} from '@understudy/contracts';
+import type { Client } from '@understudy/grpc';
+import { startRegistry, testToken, type TestRegistry } from '@understudy/model-registry/testing';
+import { postgresUrl } from '@understudy/service';
+import { createDatabase, uniqueName } from '@understudy/testbed';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { main } from './cli.js';
+
+let service: TestRegistry['service'];
+let registry: Client<typeof ModelRegistryService>;
+let address: string;
+let dir: string;
+
+const tenantId = uniqueName('tenant');
+const taskId = uniqueName('task');
+/** Bearer tokens by principal: the trainer registers, ops promotes, the reviewer approves. */
+const tokens = {
+  trainer: testToken('trainer'),
+  ops: testToken('ops'),
+  reviewer: testToken('reviewer'),
+};
+const tokenFile = (name: keyof typeof tokens) => join(dir, `${name}.token`);
+let dataset: Dataset;
+let v1: ModelVersion;
+let v2: ModelVersion;
+
+/** The registry on the test bed; the CLI reads ops's token from a file, as deployed. */
+beforeAll(async () => {
+  const { kafka, postgres } = inject('testbed');
+  const database = await createDatabase(postgres, uniqueName('cli'));
+  const started = await startRegistry(kafka.brokers, postgresUrl(database), {
+    principals: [
+      { subject: 'trainer', token: tokens.trainer, roles: ['writer'], tenants: ['*'] },
+      { subject: 'ops', token: tokens.ops, roles: ['admin'], tenants: [tenantId] },
+      { subject: 'reviewer', token: tokens.reviewer, roles: ['approver'], tenants: [tenantId] },
+    ],
+  });
+  ({ service, address } = started);
+  registry = started.connect(tokens.trainer);
+  dir = await mkdtemp(join(tmpdir(), 'understudy-cli-int-'));
+  for (const [name, token] of Object.entries(tokens)) {
+    await writeFile(tokenFile(name as keyof typeof tokens), `${token}\n`);
+  }
+
+  ({ dataset } = await registry
+    .createDataset({
+      requestId: randomUUID(),
+      dataset: create(DatasetSchema, {
+        datasetId: randomUUID(),
+        tenantId,
+        taskId,
+        trainExampleCount: 80n,
+        evalExampleCount: 20n,
+        train: { bucket: 'understudy', key: 'datasets/x/train.jsonl', sha256: 'a'.repeat(64) },
+        eval: { bucket: 'understudy', key: 'datasets/x/eval.jsonl', sha256: 'b'.repeat(64) },
+        sourceWindow: create(TimeWindowSchema, {
+          startTime: timestampFromDate(new Date('2026-01-01T00:00:00Z')),
+          endTime: timestampFromDate(new Date('2026-01-08T00:00:00Z')),
+        }),
+      }),
+    })
+    .then((r) => ({ dataset: r.dataset! })));
+  v1 = await register();
+  v2 = await register();
+});
+
+afterAll(async () => {
+  registry.close();
+  await service.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function register(): Promise<ModelVersion> {
+  const { modelVersion } = await registry.registerModelVersion({
+    requestId: randomUUID(),
+    modelVersion: create(ModelVersionSchema, {
+      tenantId,
+      taskId,
+      runId: randomUUID(),
+      datasetId: dataset.datasetId,
+      baseModel: 'tiny-random:llama',
+      adapter: { bucket: 'understudy', prefix: `runs/${randomUUID()}/adapter/` },
+      metrics: { train_loss: 0.5 },
+    }),
+  });
+  return modelVersion!;
+}
+
+/** The CLI as ops runs it, against the registry, for this test's tenant. */
+async function cli(...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main([...argv, '--tenant', tenantId], {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: { UNDERSTUDY_REGISTRY_ADDRESS: address, UNDERSTUDY_REGISTRY_TOKEN_FILE: tokenFile('ops') },
+  });
+  return { code, stdout, stderr };
+}
+
+function json(result: { code: number; stdout: string; stderr: string }): Record<string, unknown> {
+  expect(result).toMatchObject({ code: 0, stderr: '' });
+  return JSON.parse(result.stdout) as Record<string, unknown>;
+}
+
+describe('understudy registry against the registry on PostgreSQL and Kafka', () => {
+  it('lists model versions as a table and as proto JSON', async () => {
+    const table = await cli('registry', 'models', 'list', '--task', taskId);
+    expect(table).toMatchObject({ code: 0, stderr: '' });
+    expect(table.stdout).toMatch(/^MODEL VERSION\s+TASK\s+VER\s+STAGE/);
+    expect(table.stdout).toMatch(
+      new RegExp(`${v1.modelVersionId}\\s+${taskId}\\s+1\\s+registered`),
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(`${v2.modelVersionId}\\s+${taskId}\\s+2\\s+registered`),
+    );
+
+    const document = json(await cli('registry', 'models', 'list', '--task', taskId, '-o', 'json'));
+    expect(document['modelVersions']).toHaveLength(2);
+  });
+
+  it('promotes to production, then guards the next one with a policy set from a file', async () => {
+    const first = await cli('registry', 'promote', v1.modelVersionId, '--to', 'production');
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toContain(`Model version ${v1.modelVersionId} is now production`);
+
+    const file = join(dir, 'policy.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        guards: [
+          {
+            stage: 'MODEL_STAGE_PRODUCTION',
+            evaluationKind: 'EVALUATION_KIND_OFFLINE',
+            split: 'DATASET_SPLIT_EVAL',
+            minMetrics: [{ metric: 'exact_match', min: 0.9 }],
+            requiredApprovals: 1,
+          },
+        ],
+      }),
+    );
+    const set = await cli('registry', 'policy', 'set', '--task', taskId, '--file', file);
+    expect(set).toMatchObject({ code: 0, stderr: '' });
+    expect(set.stdout).toMatch(/production\s+offline\/eval\s+exact_match>=0\.9\s+-\s+1/);
+
+    // No evaluation yet: the dry run is refused as the promotion would be, and changes nothing.
+    const refused = await cli(
+      'registry',
+      'promote',
+      v2.modelVersionId,
+      '--to',
+      'production',
+      '--dry-run',
+    );
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/^error: FAILED_PRECONDITION: /);
+    expect(refused.stdout).toContain(`Dry run: ${v2.modelVersionId} may not move to production`);
+    expect(refused.stdout).toMatch(/PRODUCTION needs .*\s+failed\s+/);
+
+    // Without --dry-run the registry refuses it, naming each guard's verdict.
+    const promotion = await cli('registry', 'promote', v2.modelVersionId, '--to', 'production');
+    expect(promotion).toMatchObject({ code: 4, stdout: '' });
+    expect(promotion.stderr).toMatch(
+      /^error: FAILED_PRECONDITION: .*\n {2}\w+:\n {4}- PRODUCTION needs .*: no OFFLINE evaluation on EVAL was recorded; 0 of 1 approvals/,
+    );
+    const unchanged = json(
+      await cli('registry', 'models', 'show', v2.modelVersionId, '-o', 'json'),
+    );
+    expect(unchanged).toMatchObject({ modelVersion: { stage: 'MODEL_STAGE_REGISTERED' } });
+  });
+
+  it('moves a canary to 10% and then to production once evaluated and approved', async () => {
+    await registry.createEvaluation({
+      requestId: randomUUID(),
+      evaluation: {
+        tenantId,
+        modelVersionId: v2.modelVersionId,
+        kind: EvaluationKind.OFFLINE,
+        datasetId: dataset.datasetId,
+        split: DatasetSplit.EVAL,
+        evaluatorVersion: 'json-field-match@1',
+        exampleCount: 20n,
+        metrics: { exact_match: 0.95 },
+        verdict: EvaluationVerdict.PASSED,
+      },
+    });
+    const canary = json(
+      await cli(
+        'registry',
+        'promote',
+        v2.modelVersionId,
+        '--to',
+        'canary',
+        '--percent',
+        '10',
+        '-o',
+        'json',
+      ),
+    );
+    expect(canary).toMatchObject({
+      modelVersion: {
+        modelVersionId: v2.modelVersionId,
+        stage: 'MODEL_STAGE_CANARY',
+        trafficPercent: 10,
+      },
+    });
+    expect(canary['routes']).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          modelVersionId: v1.modelVersionId,
+          stage: 'MODEL_STAGE_PRODUCTION',
+        }),
+        expect.objectContaining({ modelVersionId: v2.modelVersionId, stage: 'MODEL_STAGE_CANARY' }),
+      ]),
+    );
+
+    const approval = await cli(
+      'registry',
+      'approve',
+      v2.modelVersionId,
+      '--for',
+      'production',
+      '--comment',
+      'eval report reviewed',
+      '--token-file',
+      tokenFile('reviewer'),
+    );
+    expect(approval).toMatchObject({ code: 0, stderr: '' });
+    expect(approval.stdout).toMatch(/Approver:\s+reviewer/);
+
+    const production = await cli(
+      'registry',
+      'promote',
+      v2.modelVersionId,
+      '--to',
+      'production',
+      '--reason',
+      'canary healthy',
+    );
+    expect(production).toMatchObject({ code: 0, stderr: '' });
+    expect(production.stdout).toContain(`Model version ${v2.modelVersionId} is now production`);
+    expect(production.stdout).toMatch(
+      /PRODUCTION needs OFFLINE evaluation on EVAL with exact_match.*\s+passed\s+-\n/,
+    );
+  });
+
+  it('shows the lineage of the version and of the task', async () => {
+    const version = await cli('registry', 'lineage', v2.modelVersionId);
+    expect(version).toMatchObject({ code: 0, stderr: '' });
+    expect(version.stdout.split('\n')[0]).toBe(
+      `model version ${v2.modelVersionId}  v2  production  tiny-random:llama`,
+    );
+    expect(version.stdout).toContain(
+      `├─ dataset ${dataset.datasetId}  v1  80 train / 20 eval  calls 2026-01-01T00:00:00Z … 2026-01-08T00:00:00Z`,
+    );
+    expect(version.stdout).toMatch(
+      /evaluations\n.*└─ evaluation \S+ {2}offline\/eval {2}passed {2}exact_match=0\.95/,
+    );
+
+    const task = json(await cli('registry', 'lineage', '--task', taskId, '-o', 'json'));
+    expect(task['modelVersions']).toHaveLength(2);
+    expect(task['evaluations']).toHaveLength(1);
+    expect(task['datasets']).toEqual([expect.objectContaining({ datasetId: dataset.datasetId })]);
+  });
+
+  it('rolls the task back to the previous production version and audits it all', async () => {
+    const rollback = await cli('registry', 'rollback', '--task', taskId, '--reason', 'error rate');
+    expect(rollback).toMatchObject({ code: 0, stderr: '' });
+    expect(rollback.stdout).toMatch(/^Rolled back task \S+ \(routing revision \d+\)\./);
+    expect(rollback.stdout).toMatch(
+      new RegExp(`${taskId}\\s+${v1.modelVersionId}\\s+production\\s+100%`),
+    );
+
+    const routes = json(await cli('registry', 'routes', 'list', '--task', taskId, '-o', 'json'));
+    expect(routes['routes']).toEqual([
+      expect.objectContaining({
+        modelVersionId: v1.modelVersionId,
+        stage: 'MODEL_STAGE_PRODUCTION',
+      }),
+    ]);
+
+    const audit = json(
+      await cli('registry', 'audit', '--resource', v2.modelVersionId, '--all', '-o', 'json'),
+    );
+    const actions = (audit['auditEntries'] as { action: string; reason?: string }[]).map(
+      (e) => e.action,
+    );
+    expect(actions).toContain('PromoteModelVersion');
+  });
+
+  it('exits 5 without a token and 3 for a version that does not exist', async () => {
+    const anonymous = await main(
+      ['registry', 'models', 'list', '--tenant', tenantId, '--address', address],
+      {
+        stdout: { write: () => true },
+        stderr: { write: () => true },
+        env: {},
+      },
+    );
+    expect(anonymous).toBe(5);
+
+    const missing = await cli('registry', 'models', 'show', randomUUID());
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/^error: NOT_FOUND: /);
+  });
+});

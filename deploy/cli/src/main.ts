@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+import { main } from './cli.js';
+
+process.exitCode = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  columns: process.stdout.isTTY ? process.stdout.columns : undefined,
+});
