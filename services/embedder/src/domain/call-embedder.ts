@@ -1,21 +1,30 @@
 import { create } from '@bufbuild/protobuf';
-import { metrics, type Counter, type Histogram } from '@opentelemetry/api';
 import {
   EmbeddingSchema,
   type Embedding,
   type LlmCall,
   type StructuralSignature,
 } from '@understudy/contracts';
+import { UnderstudyError } from '@understudy/errors';
 import { contentOf, type ContentKeyring } from '@understudy/tenancy';
+import type { EmbeddingBackend } from '../drivers/embedding-backend.js';
+import { Batcher } from './batcher.js';
 import { varyingText } from './content.js';
-import { Featurizer, normalizeText, type FeaturizerOptions } from './featurizer.js';
+import { normalizeText } from './featurizer.js';
 import { sha256Hex } from './hashing.js';
+import { EmbedderInstruments } from './instruments.js';
 import { LruCache } from './lru-cache.js';
 import { structuralSignature } from './signature.js';
 
-export interface CallEmbedderOptions extends FeaturizerOptions {
+export interface CallEmbedderOptions {
   /** Embeddings kept by content hash; identical prompts are embedded once. */
   readonly cacheSize: number;
+  /** Most texts in one backend call. */
+  readonly maxBatchSize: number;
+  /** Backend calls in flight at once. */
+  readonly concurrency: number;
+  /** Longest text embedded, in characters; longer varying text is clipped part by part. */
+  readonly maxInputChars: number;
 }
 
 export interface CallDerivation {
@@ -26,67 +35,92 @@ export interface CallDerivation {
   readonly contentHash: string;
 }
 
-const backend = 'understudy-cpu';
-
 /**
  * Derives what the clusterer compares calls by: the structural signature of every call, and an
  * embedding of the text that varies within a task. One code path serves captured calls (Kafka)
- * and live ones (gRPC), so both land in the same space. Encrypted content is opened with the
- * keyring, in memory only, so an encrypted call derives exactly what its plain twin would.
+ * and live ones (gRPC), so both land in the same space. Texts are embedded once per content hash
+ * (an LRU cache, and one request for twins in flight) and in batches. Encrypted content is opened
+ * with the keyring, in memory only, so an encrypted call derives exactly what its plain twin would.
  */
 export class CallEmbedder {
-  private readonly featurizer: Featurizer;
   private readonly cache: LruCache<string, Float32Array>;
-  private readonly embeddings: Counter;
-  private readonly duration: Histogram;
+  private readonly inFlight = new Map<string, Promise<Float32Array>>();
+  private readonly batcher: Batcher<string, Float32Array>;
+  private readonly instruments = new EmbedderInstruments();
 
   /** Without a keyring, deriving from a call with encrypted content fails (non-retryable). */
   constructor(
-    options: CallEmbedderOptions,
+    private readonly backend: EmbeddingBackend,
+    private readonly options: CallEmbedderOptions,
     private readonly keyring?: ContentKeyring,
   ) {
-    this.featurizer = new Featurizer(options);
     this.cache = new LruCache(options.cacheSize);
-    const meter = metrics.getMeter('understudy.embedder');
-    this.embeddings = meter.createCounter('understudy.embedder.embeddings', {
-      description: 'Embeddings produced, by whether the content-hash cache answered',
-      unit: '{embedding}',
-    });
-    this.duration = meter.createHistogram('understudy.embedder.derive.duration', {
-      description: 'Time to derive a signature and embedding for one call',
-      unit: 's',
+    this.batcher = new Batcher((texts) => this.embedBatch(texts), {
+      maxBatchSize: options.maxBatchSize,
+      concurrency: options.concurrency,
+      onBatch: (size) => {
+        this.instruments.batchSize.record(size);
+      },
     });
   }
 
   get model(): string {
-    return this.featurizer.model;
+    return this.backend.model;
   }
 
-  derive(call: LlmCall): CallDerivation {
+  async derive(call: LlmCall): Promise<CallDerivation> {
     const started = performance.now();
-    const content = contentOf(call, this.keyring);
-    const signature = structuralSignature(call, content);
-    const text = content === undefined ? '' : normalizeText(varyingText(content));
-    if (text === '') {
-      this.duration.record((performance.now() - started) / 1000);
-      return { signature, contentHash: '' };
+    try {
+      const content = contentOf(call, this.keyring);
+      const signature = structuralSignature(call, content);
+      const text =
+        content === undefined
+          ? ''
+          : normalizeText(varyingText(content, this.options.maxInputChars));
+      if (text === '') return { signature, contentHash: '' };
+      const contentHash = sha256Hex(text);
+      const values = await this.embed(contentHash, text);
+      const embedding = create(EmbeddingSchema, {
+        values: Array.from(values),
+        dimension: values.length,
+        model: this.backend.model,
+        backend: this.backend.backend,
+        normalized: true,
+      });
+      return { signature, embedding, contentHash };
+    } finally {
+      this.instruments.deriveDuration.record((performance.now() - started) / 1000);
     }
-    const contentHash = sha256Hex(text);
-    let values = this.cache.get(contentHash);
-    const cached = values !== undefined;
-    if (values === undefined) {
-      values = this.featurizer.embed(text);
-      this.cache.set(contentHash, values);
+  }
+
+  private embed(contentHash: string, text: string): Promise<Float32Array> {
+    const known = this.cache.get(contentHash) ?? this.inFlight.get(contentHash);
+    this.instruments.embeddings.add(1, { 'understudy.cache.hit': known !== undefined });
+    if (known !== undefined) return Promise.resolve(known);
+    const pending = this.batcher
+      .submit(text)
+      .then((values) => {
+        this.cache.set(contentHash, values);
+        return values;
+      })
+      .finally(() => this.inFlight.delete(contentHash));
+    this.inFlight.set(contentHash, pending);
+    return pending;
+  }
+
+  private async embedBatch(texts: readonly string[]): Promise<Float32Array[]> {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await this.backend.embed(texts);
+    } catch (error) {
+      outcome = UnderstudyError.from(error).code;
+      throw error;
+    } finally {
+      this.instruments.backendDuration.record((performance.now() - started) / 1000, {
+        'understudy.embedder.backend': this.backend.backend,
+        'understudy.outcome': outcome,
+      });
     }
-    this.embeddings.add(1, { 'understudy.cache.hit': cached });
-    this.duration.record((performance.now() - started) / 1000);
-    const embedding = create(EmbeddingSchema, {
-      values: Array.from(values),
-      dimension: values.length,
-      model: this.featurizer.model,
-      backend,
-      normalized: true,
-    });
-    return { signature, embedding, contentHash };
   }
 }

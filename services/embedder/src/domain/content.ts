@@ -15,15 +15,34 @@ export function systemText(content: CallContent): string {
 }
 
 /**
- * What varies between calls of one task: the users' messages and the tool results. The
- * template (system instructions) is left out so that it does not pull different tasks
- * together, and the model's own turns are left out because live calls have no output yet.
+ * What varies between calls of one task: the users' messages and the tool results, in order. The
+ * template (system instructions) is left out so that it does not pull different tasks together,
+ * and the model's own turns are left out because live calls have no output yet.
+ *
+ * Past `budget` characters every part is clipped to a fair share (the short ones whole, the long
+ * ones to what is left, each keeping its beginning), so that one long tool result cannot push the
+ * user's request out of what the model reads.
  */
-export function varyingText(content: CallContent): string {
-  return content.inputMessages
-    .flatMap(varyingParts)
-    .filter((text) => text !== '')
-    .join('\n');
+export function varyingText(content: CallContent, budget = Infinity): string {
+  const parts = content.inputMessages.flatMap(varyingParts).filter((text) => text !== '');
+  return clipFairly(parts, budget).join('\n');
+}
+
+/** Clips `parts` so that they add up to at most `budget` characters, the longest ones first. */
+export function clipFairly(parts: readonly string[], budget: number): string[] {
+  const total = parts.reduce((sum, part) => sum + part.length, 0);
+  if (total <= budget) return [...parts];
+  // Water-filling: the share of a part is what is left divided among the parts not yet placed.
+  const byLength = parts.map((part, index) => ({ index, length: part.length }));
+  byLength.sort((a, b) => a.length - b.length);
+  const shares = new Array<number>(parts.length).fill(0);
+  let left = Math.max(0, budget);
+  byLength.forEach(({ index, length }, rank) => {
+    const share = Math.min(length, Math.floor(left / (parts.length - rank)));
+    shares[index] = share;
+    left -= share;
+  });
+  return parts.map((part, index) => part.slice(0, shares[index])).filter((part) => part !== '');
 }
 
 function varyingParts(message: ChatMessage): string[] {

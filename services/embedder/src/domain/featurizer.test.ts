@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dot, Featurizer } from './featurizer.js';
+import { Featurizer } from './featurizer.js';
+import { dot } from './vectors.js';
 
 const featurizer = new Featurizer({ dimension: 256, seed: 1 });
 const norm = (v: Float32Array) => Math.sqrt(dot(v, v));

@@ -1,71 +1,110 @@
 import { hash32, mix32 } from './hashing.js';
+import type { IdfTable } from './idf.js';
+import { normalize } from './vectors.js';
 
 export interface FeaturizerOptions {
   /** Length of the dense vector. */
   readonly dimension: number;
   /** Seeds the feature hashes and the projection; vectors of different seeds never compare. */
   readonly seed: number;
+  /**
+   * Document frequencies frozen from a reference corpus; without one every feature weighs the
+   * same. Its version is part of the model name, so vectors weighted by different tables never
+   * compare.
+   */
+  readonly idf?: IdfTable;
 }
 
+/** Bump when the features or their hashing change: IDF tables record it and must match. */
+export const featurizerVersion = 1;
 /** Size of the sparse feature space; large enough that distinct n-grams rarely collide. */
-const hashSpace = 1 << 20;
+export const hashSpace = 1 << 20;
 /** Non-zero entries per row of the sparse random projection (each +1 or −1). */
 const projectionDensity = 8;
 
+/** Hashed feature index → term frequency, for the two families that are weighted apart. */
+export interface FeatureCounts {
+  readonly words: Map<number, number>;
+  readonly chars: Map<number, number>;
+}
+
 /**
- * A model-free text embedding for CPU: hashed word unigrams and bigrams (what the text says) and
- * character 3–5-grams inside words (robust to inflections, typos and ids), each family weighted
- * by sublinear TF (1 + ln tf) and L2-normalised so that neither dominates, then projected to a
- * dense vector by a seeded sparse random projection and L2-normalised again, so that cosine
- * similarity is a dot product. No IDF: weights learned online would drift, and vectors computed
- * at different times would stop comparing; the fixed scheme keeps every vector comparable.
+ * The sparse features of a text: word unigrams and bigrams (what the text says) and character
+ * 3–5-grams inside words (robust to inflections, typos and ids), hashed into `hashSpace`.
+ */
+export function featuresOf(text: string, seed: number): FeatureCounts {
+  const words = normalizeText(text).match(/[\p{L}\p{N}]+/gu) ?? [];
+  const counts: FeatureCounts = { words: new Map(), chars: new Map() };
+  const count = (family: Map<number, number>, feature: string) => {
+    const index = hash32(feature, seed) % hashSpace;
+    family.set(index, (family.get(index) ?? 0) + 1);
+  };
+  words.forEach((word, i) => {
+    count(counts.words, `w:${word}`);
+    const next = words[i + 1];
+    if (next !== undefined) count(counts.words, `b:${word} ${next}`);
+    const padded = `<${word}>`;
+    for (let n = 3; n <= 5; n++) {
+      for (let start = 0; start + n <= padded.length; start++) {
+        count(counts.chars, `c:${padded.slice(start, start + n)}`);
+      }
+    }
+  });
+  return counts;
+}
+
+/**
+ * A model-free text embedding for CPU: the hashed features of `featuresOf`, each weighted by
+ * sublinear TF (1 + ln tf) times IDF when a table is given, each family L2-normalised so that
+ * neither dominates, then projected to a dense vector by a seeded sparse random projection and
+ * L2-normalised again, so that cosine similarity is a dot product. IDF is never learned online:
+ * weights that drift would make vectors computed at different times incomparable; a frozen,
+ * versioned table keeps every vector of one model name comparable.
  */
 export class Featurizer {
   readonly model: string;
+  private readonly weights: Float32Array | undefined;
 
   constructor(private readonly options: FeaturizerOptions) {
-    this.model = `understudy-ngram-hash-v1-d${String(options.dimension)}-s${String(options.seed)}`;
+    const { dimension, seed, idf } = options;
+    const shape = `d${String(dimension)}-s${String(seed)}`;
+    this.model =
+      idf === undefined
+        ? `understudy-ngram-hash-v${String(featurizerVersion)}-${shape}`
+        : `understudy-ngram-tfidf-v${String(featurizerVersion)}-${shape}-idf${idf.version}`;
+    this.weights = idf?.weights(seed);
+  }
+
+  get dimension(): number {
+    return this.options.dimension;
   }
 
   embed(text: string): Float32Array {
-    const words = normalizeText(text).match(/[\p{L}\p{N}]+/gu) ?? [];
-    const wordFeatures = new Map<number, number>();
-    const charFeatures = new Map<number, number>();
-    words.forEach((word, i) => {
-      this.count(wordFeatures, `w:${word}`);
-      const next = words[i + 1];
-      if (next !== undefined) this.count(wordFeatures, `b:${word} ${next}`);
-      const padded = `<${word}>`;
-      for (let n = 3; n <= 5; n++) {
-        for (let start = 0; start + n <= padded.length; start++) {
-          this.count(charFeatures, `c:${padded.slice(start, start + n)}`);
-        }
-      }
-    });
+    const { words, chars } = featuresOf(text, this.options.seed);
     const vector = new Float32Array(this.options.dimension);
-    this.project(wordFeatures, vector);
-    this.project(charFeatures, vector);
+    this.project(words, vector);
+    this.project(chars, vector);
     return normalize(vector);
   }
 
-  private count(features: Map<number, number>, feature: string): void {
-    const index = hash32(feature, this.options.seed) % hashSpace;
-    features.set(index, (features.get(index) ?? 0) + 1);
-  }
-
-  /** Adds the family's L2-normalised, log-scaled counts, projected, to `vector`. */
+  /** Adds the family's weighted, L2-normalised counts, projected, to `vector`. */
   private project(features: Map<number, number>, vector: Float32Array): void {
+    const weighted: [number, number][] = [];
     let norm = 0;
-    for (const tf of features.values()) norm += (1 + Math.log(tf)) ** 2;
+    for (const [index, tf] of features) {
+      const weight = (1 + Math.log(tf)) * (this.weights?.[index] ?? 1);
+      weighted.push([index, weight]);
+      norm += weight * weight;
+    }
     if (norm === 0) return;
     const scale = 1 / Math.sqrt(norm);
     const { dimension, seed } = this.options;
-    for (const [index, tf] of features) {
-      const weight = (1 + Math.log(tf)) * scale;
+    for (const [index, weight] of weighted) {
+      const scaled = weight * scale;
       for (let j = 0; j < projectionDensity; j++) {
         const bits = mix32(Math.imul(index, projectionDensity) + j + seed);
         const column = (bits >>> 1) % dimension;
-        vector[column] = (vector[column] ?? 0) + (bits & 1 ? weight : -weight);
+        vector[column] = (vector[column] ?? 0) + (bits & 1 ? scaled : -scaled);
       }
     }
   }
@@ -74,17 +113,4 @@ export class Featurizer {
 /** The text as embedded and hashed: Unicode-normalised, lowercase, whitespace collapsed. */
 export function normalizeText(text: string): string {
   return text.normalize('NFKC').toLowerCase().replace(/\s+/gu, ' ').trim();
-}
-
-/** Cosine similarity of two unit vectors. */
-export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let sum = 0;
-  for (let i = 0; i < Math.min(a.length, b.length); i++) sum += (a[i] ?? 0) * (b[i] ?? 0);
-  return sum;
-}
-
-function normalize(vector: Float32Array): Float32Array {
-  const norm = Math.sqrt(dot(vector, vector));
-  if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i] = (vector[i] ?? 0) / norm;
-  return vector;
 }

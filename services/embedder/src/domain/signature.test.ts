@@ -20,6 +20,22 @@ describe('maskVariables', () => {
     );
   });
 
+  it('masks dates and times written out, links, and material pasted into the instructions', () => {
+    expect(
+      maskVariables(
+        'Today is Tuesday, 5 November 2024, 10:30 AM. Docs: https://docs.example.com/v2/api?x=1\n' +
+          `<context>${'Retrieved passage. '.repeat(20)}</context>\n\`\`\`json\n{"a": 1}\n\`\`\`\n` +
+          'May I help? Answer in <format>one line</format>.',
+      ),
+    ).toBe(
+      'Today is <date>, <number> <date> <number>, <time> Docs: <url> <context><block></context> ' +
+        '<block> May I help? Answer in <format>one line</format>.',
+    );
+    const a = maskVariables('Current date: Monday, Jan 6. Be brief.');
+    const b = maskVariables('Current date: Friday, March 21. Be brief.');
+    expect(a).toBe(b);
+  });
+
   it('gives two fillings of one template the same text', () => {
     const a = maskVariables("You help user 'bob' with ticket #4411 opened 3 days ago.");
     const b = maskVariables('You help user "Carol Jones" with ticket #97 opened 12 days ago.');

@@ -10,15 +10,30 @@ import { systemText } from './content.js';
 import { canonicalJson, sha256Hex } from './hashing.js';
 
 /** Bump when the canonical form changes: digests of different versions never compare equal. */
-export const signatureVersion = 1;
+export const signatureVersion = 2;
+
+const months =
+  'Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?';
+const weekdays = '(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day';
 
 /**
  * Variable spans of a prompt template, most specific first. What remains after masking is the
  * template text that every call of one prompt shares.
  */
 const variableSpans: readonly (readonly [RegExp, string])[] = [
+  // Material pasted into the instructions (retrieved documents, code, data) varies per call.
+  [/```[\s\S]*?```/gu, '<block>'],
+  [/<([A-Za-z][\w-]*)>[\s\S]{200,}?<\/\1>/gu, '<$1><block></$1>'],
+  [/\bhttps?:\/\/[^\s<>"'`]+/giu, '<url>'],
   [/[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.\p{L}{2,}/gu, '<email>'],
   [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/giu, '<uuid>'],
+  // Today's date and time, written out: "Tuesday, 5 November 2024", "Nov 5, 10:30 AM".
+  [new RegExp(`\\b${weekdays}\\b`, 'gu'), '<date>'],
+  [
+    new RegExp(`\\b(?:${months})\\b\\.?(?=\\s*\\d)|(?<=\\d\\s*)\\b(?:${months})\\b\\.?`, 'gu'),
+    '<date>',
+  ],
+  [/\b\d{1,2}(?::\d{2}){1,2}\s*[ap]\.?m\b\.?/giu, '<time>'],
   // Quotes only where they open after a non-word character, so apostrophes are left alone.
   [/(?<![\p{L}\p{N}])(["'`“‘«])[^\n"'`”’»]{0,500}["'`”’»](?![\p{L}\p{N}])/gu, '<quoted>'],
   [/(?<![\p{L}\p{N}_-])[-+]?\d+(?:[.,:/]\d+)*(?![\p{L}\p{N}_-])/gu, '<number>'],

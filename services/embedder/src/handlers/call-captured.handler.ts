@@ -26,7 +26,7 @@ export class CallCapturedHandler {
     if (call === undefined || call.callId === '') {
       throw new UnderstudyError(ErrorCode.InvalidArgument, 'CallCaptured without a call id');
     }
-    const { signature, embedding, contentHash } = this.embedder.derive(call);
+    const { signature, embedding, contentHash } = await this.embedder.derive(call);
     const tenantId = call.tenantId || (event.meta?.tenantId ?? '');
     await this.messaging.publish(
       topics.callsEmbedded,

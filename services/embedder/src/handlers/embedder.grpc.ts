@@ -15,11 +15,13 @@ import { CallEmbedder } from '../domain/call-embedder.js';
 export class EmbedderGrpc implements ServiceImpl<typeof EmbedderService> {
   constructor(@Inject(CallEmbedder) private readonly embedder: CallEmbedder) {}
 
-  embedCall(request: EmbedCallRequest): MessageInitShape<typeof EmbedCallResponseSchema> {
+  async embedCall(
+    request: EmbedCallRequest,
+  ): Promise<MessageInitShape<typeof EmbedCallResponseSchema>> {
     if (request.call === undefined) {
       throw new UnderstudyError(ErrorCode.InvalidArgument, 'call is required');
     }
-    const { signature, embedding, contentHash } = this.embedder.derive(request.call);
+    const { signature, embedding, contentHash } = await this.embedder.derive(request.call);
     return { signature, contentHash, ...(embedding && { embedding }) };
   }
 }
