@@ -1,9 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { text as streamText } from 'node:stream/consumers';
+import { buffer, text as streamText } from 'node:stream/consumers';
 import {
+  AdapterFormat,
   ClustererService,
   DatasetFormat,
+  DatasetSplit,
+  EvaluationKind,
   ModelRegistryService,
   ModelStage,
   TrainerOrchestratorService,
@@ -40,7 +43,7 @@ import {
 import { EventTap } from './event-tap.js';
 import { startFakeLlm, teacher, type FakeLlm } from './fake-llm.js';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
-import { startPlatform, writeTenantKeys, type Platform } from './platform.js';
+import { startPlatform, writeRegistryAccess, writeTenantKeys, type Platform } from './platform.js';
 import { serveAdapter } from './trainer.js';
 
 /**
@@ -70,6 +73,8 @@ type TaskJob = (typeof tasks)[number];
 const testbed = inject('testbed');
 const tenantId = uniqueName('tenant');
 const apiKey = uniqueName('key');
+/** The registry token of the operator, an admin of the tenant, whom the test plays. */
+const operatorToken = uniqueName('operator-token');
 const bucket = uniqueName('e2e');
 
 let llm: FakeLlm;
@@ -103,6 +108,7 @@ beforeAll(async () => {
 
   const tenantKeysFile = join(logDir, 'tenant-keys.json');
   await writeTenantKeys(tenantKeysFile, { [tenantId]: apiKey });
+  const registryAccess = await writeRegistryAccess(logDir, tenantId, { operator: operatorToken });
   // Routes carry the serving endpoint from registration on, so its port is chosen up front.
   servingPort = await freePort();
   platform = await startPlatform({
@@ -111,6 +117,7 @@ beforeAll(async () => {
     bucket,
     postgres: await createDatabase(testbed.postgres, uniqueName('e2e')),
     tenantKeysFile,
+    registryAccess,
     llmBaseUrl: llm.baseUrl,
     servingEndpoint: `http://127.0.0.1:${String(servingPort)}/v1`,
     trainer,
@@ -119,7 +126,9 @@ beforeAll(async () => {
     otlpEndpoint: otlp.url,
   });
   cleanups.push(() => platform.stop());
-  registry = createClient(ModelRegistryService, platform.grpc.registry);
+  registry = createClient(ModelRegistryService, platform.grpc.registry, {
+    metadata: { authorization: `Bearer ${operatorToken}` },
+  });
   clusterer = createClient(ClustererService, platform.grpc.clusterer);
   orchestrator = createClient(TrainerOrchestratorService, platform.grpc.trainerOrchestrator);
   cleanups.push(() => {
@@ -331,7 +340,11 @@ describe('the LLM → SLM loop', () => {
       const kinds = events.map((e) => e.kind.case);
       expect(kinds[0]).toBe('requested');
       expect(kinds[1]).toBe('started');
-      expect(kinds.at(-1), JSON.stringify(events.at(-1)?.kind.value)).toBe('succeeded');
+      // The last event, told in JSON (its int64 fields as strings) should it not be a success.
+      const last = JSON.stringify(events.at(-1)?.kind.value, (_, value: unknown) =>
+        typeof value === 'bigint' ? String(value) : value,
+      );
+      expect(kinds.at(-1), last).toBe('succeeded');
       runId[job] = events[0]?.runId ?? '';
 
       const requested = must(events[0], 'the requested event').kind;
@@ -411,16 +424,78 @@ describe('the LLM → SLM loop', () => {
           { timeout: 30_000 },
         )
         .toBe(TrainingRunState.SUCCEEDED);
+      // The orchestrator records the trainer's held-out evaluation right after registering.
+      await expect
+        .poll(
+          async () =>
+            (
+              await registry.getModelVersionLineage({
+                tenantId,
+                modelVersionId: registeredVersion.modelVersionId,
+              })
+            ).evaluations.length,
+          { timeout: 30_000 },
+        )
+        .toBe(1);
       const lineage = await registry.getModelVersionLineage({
         tenantId,
         modelVersionId: registeredVersion.modelVersionId,
       });
+      const runFolder = `training-runs/${tenantId}/${runId[job]}/`;
       expect(lineage).toMatchObject({
         modelVersion: { modelVersionId: registeredVersion.modelVersionId },
-        trainingRun: { runId: runId[job], datasetId: dataset[job].datasetId },
+        trainingRun: {
+          runId: runId[job],
+          datasetId: dataset[job].datasetId,
+          // Started by the dataset builder's event, by the local executor, logging to the store.
+          requestedBy: 'dataset-builder',
+          jobName: `trainer-${runId[job]}`,
+          logs: { bucket, key: `${runFolder}train.log` },
+        },
         dataset: { datasetId: dataset[job].datasetId, taskId: task[job].taskId },
         task: { taskId: task[job].taskId },
+        evaluations: [
+          {
+            modelVersionId: registeredVersion.modelVersionId,
+            kind: EvaluationKind.OFFLINE,
+            datasetId: dataset[job].datasetId,
+            split: DatasetSplit.EVAL,
+            evaluatorVersion: 'greedy-teacher-match@1',
+            exampleCount: dataset[job].evalExampleCount,
+            createdBy: 'trainer-orchestrator',
+          },
+        ],
       });
+      const [evaluation] = lineage.evaluations;
+      for (const metric of ['exact_match', 'token_f1'] as const) {
+        expect(evaluation?.metrics[metric], metric).toBeGreaterThanOrEqual(0);
+        expect(evaluation?.metrics[metric], metric).toBeLessThanOrEqual(1);
+      }
+      expect((await read(`${runFolder}train.log`)).length).toBeGreaterThan(0);
+
+      // The adapter as registered: PEFT files with the sizes and hashes of the stored objects.
+      const adapter = must(registeredVersion.adapter, 'an adapter');
+      expect(adapter).toMatchObject({ bucket, format: AdapterFormat.PEFT_LORA_SAFETENSORS });
+      expect(adapter.sizeBytes).toBeGreaterThan(0n);
+      expect(adapter.sizeBytes).toBe(adapter.files.reduce((sum, f) => sum + f.sizeBytes, 0n));
+      expect(adapter.files.map((f) => f.key.slice(`${runFolder}adapter/`.length))).toEqual(
+        expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors']),
+      );
+      for (const file of adapter.files) {
+        const body = await buffer(await store.get(file.key));
+        expect(BigInt(body.length), file.key).toBe(file.sizeBytes);
+        expect(createHash('sha256').update(body).digest('hex'), file.key).toBe(file.sha256);
+      }
+      expect(registeredVersion.footprint).toMatchObject({ dtype: 'float32' });
+      const footprint = must(registeredVersion.footprint, 'a footprint');
+      expect(footprint.adapterParameterCount).toBeGreaterThan(0n);
+      expect(footprint.baseParameterCount).toBeGreaterThan(footprint.adapterParameterCount);
+      expect(footprint.servingMemoryBytes).toBe(
+        4n * (footprint.baseParameterCount + footprint.adapterParameterCount),
+      );
+      // Tiny random bases have no model card, hence no licence.
+      expect(registeredVersion.license).toBe('');
+      expect(registeredVersion.registeredBy).toBe('trainer-orchestrator');
     }
   });
 

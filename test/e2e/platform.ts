@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { definition as clusterer } from '@understudy/clusterer';
 import { definition as collector } from '@understudy/collector';
 import type { ConfigShape } from '@understudy/config';
@@ -35,6 +36,8 @@ export interface PlatformOptions {
   /** A database of its own; each service migrates its schema in it. */
   readonly postgres: PostgresEndpoint;
   readonly tenantKeysFile: string;
+  /** Who may call the registry: its principals file and the services' token files. */
+  readonly registryAccess: RegistryAccess;
   /** The LLM's OpenAI-compatible base URL (`…/v1`). */
   readonly llmBaseUrl: string;
   /** Where promoted adapters are served (`…/v1`), written on routes by the registry. */
@@ -147,6 +150,7 @@ async function startAll(
     await start(modelRegistry, {
       ...env.database,
       UNDERSTUDY_SERVING_ENDPOINT: options.servingEndpoint,
+      UNDERSTUDY_REGISTRY_PRINCIPALS_FILE: options.registryAccess.principalsFile,
     }),
   );
   const embedderAddress = grpcAddress(await start(embedder, {}));
@@ -162,6 +166,7 @@ async function startAll(
       ...env.database,
       ...env.s3,
       UNDERSTUDY_REGISTRY_ADDRESS: registry,
+      UNDERSTUDY_REGISTRY_TOKEN_FILE: options.registryAccess.tokenFiles['dataset-builder'],
       UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress,
       UNDERSTUDY_DATASET_MIN_CALLS: String(scale.minDatasetCalls),
       UNDERSTUDY_DATASET_EVAL_FRACTION: String(scale.evalFraction),
@@ -172,6 +177,7 @@ async function startAll(
       ...env.database,
       ...env.s3,
       UNDERSTUDY_REGISTRY_ADDRESS: registry,
+      UNDERSTUDY_REGISTRY_TOKEN_FILE: options.registryAccess.tokenFiles['trainer-orchestrator'],
       UNDERSTUDY_EXECUTOR: 'local',
       UNDERSTUDY_TRAINER_PYTHON: options.trainer.python,
       UNDERSTUDY_TRAINER_PYTHONPATH: options.trainer.pythonPath,
@@ -197,6 +203,7 @@ async function startAll(
     UNDERSTUDY_HTTP_HOST: '127.0.0.1',
     UNDERSTUDY_HTTP_PORT: String(gatewayPort),
     UNDERSTUDY_REGISTRY_ADDRESS: registry,
+    UNDERSTUDY_REGISTRY_TOKEN_FILE: options.registryAccess.tokenFiles['inference-gateway'],
     UNDERSTUDY_CLUSTERER_ADDRESS: clustererAddress,
     // The default 250 ms suits a dedicated clusterer, not seven services on two busy cores.
     UNDERSTUDY_CLASSIFY_TIMEOUT_MS: '5000',
@@ -230,4 +237,58 @@ export async function writeTenantKeys(
     sha256: createHash('sha256').update(key).digest('hex'),
   }));
   await writeFile(file, JSON.stringify(entries));
+}
+
+/** The services that call the registry, each with the least role it needs, for every tenant. */
+const registryServices = {
+  'dataset-builder': 'writer',
+  'trainer-orchestrator': 'writer',
+  'inference-gateway': 'reader',
+} as const;
+
+export interface RegistryAccess {
+  readonly principalsFile: string;
+  readonly tokenFiles: Readonly<Record<keyof typeof registryServices, string>>;
+}
+
+/**
+ * Writes the registry's principals file into `dir`: a token file per calling service, and
+ * `people` (subject → token) as admins of `tenantId`, as an operator and the test call.
+ */
+export async function writeRegistryAccess(
+  dir: string,
+  tenantId: string,
+  people: Readonly<Record<string, string>>,
+): Promise<RegistryAccess> {
+  const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
+  const services = Object.entries(registryServices).map(([service, role]) => ({
+    service,
+    role,
+    token: randomBytes(24).toString('hex'),
+    file: join(dir, `${service}.token`),
+  }));
+  for (const { token, file } of services) await writeFile(file, token, { mode: 0o600 });
+  const principals = [
+    ...services.map(({ service, role, token }) => ({
+      subject: service,
+      tokenSha256: sha256(token),
+      roles: [role],
+      tenants: ['*'],
+    })),
+    ...Object.entries(people).map(([subject, token]) => ({
+      subject,
+      tokenSha256: sha256(token),
+      roles: ['admin'],
+      tenants: [tenantId],
+    })),
+  ];
+  const principalsFile = join(dir, 'registry-principals.json');
+  await writeFile(principalsFile, JSON.stringify(principals), { mode: 0o600 });
+  return {
+    principalsFile,
+    tokenFiles: Object.fromEntries(services.map(({ service, file }) => [service, file])) as Record<
+      keyof typeof registryServices,
+      string
+    >,
+  };
 }

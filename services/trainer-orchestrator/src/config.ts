@@ -1,13 +1,19 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { env, setting } from '@understudy/config';
-import { databaseSettings, grpcSettings, kafkaSettings } from '@understudy/service';
+import { env, setting, z } from '@understudy/config';
+import {
+  databaseSettings,
+  grpcClientSettings,
+  grpcSettings,
+  kafkaSettings,
+} from '@understudy/service';
 
 export const settings = {
   kafka: kafkaSettings,
   grpc: grpcSettings,
   database: databaseSettings,
-  registryAddress: setting('UNDERSTUDY_REGISTRY_ADDRESS', env.text()),
+  /** The model registry's gRPC server, called with a writer's token. */
+  registry: grpcClientSettings('UNDERSTUDY_REGISTRY'),
   executor: setting(
     'UNDERSTUDY_EXECUTOR',
     env.oneOf(['kubernetes', 'local']).default('kubernetes'),
@@ -27,6 +33,17 @@ export const settings = {
   baseModel: setting('UNDERSTUDY_BASE_MODEL', env.text().default('Qwen/Qwen2.5-0.5B-Instruct')),
   /** Trainer `--config` of runs started by dataset events, e.g. `{"epochs": 2, "lora_r": 8}`. */
   trainingConfig: setting('UNDERSTUDY_TRAINING_CONFIG', env.jsonObject().default({})),
+  /**
+   * Minimum per metric of the held-out evaluation for a PASSED verdict, e.g.
+   * `{"exact_match": 0.8}`; without any the evaluation is recorded without a verdict.
+   */
+  evaluationMinMetrics: setting(
+    'UNDERSTUDY_EVALUATION_MIN_METRICS',
+    env
+      .jsonObject()
+      .pipe(z.record(z.string(), z.number().min(0).max(1)))
+      .default({}),
+  ),
   progressIntervalMs: setting(
     'UNDERSTUDY_PROGRESS_INTERVAL_MS',
     env.nonNegativeInt().default(10_000),

@@ -1,63 +1,40 @@
 import { create } from '@bufbuild/protobuf';
 import {
+  AdapterFormat,
   DatasetEventSchema,
-  ModelRegistryService,
-  ModelVersionSchema,
+  DatasetSplit,
+  EvaluationKind,
+  EvaluationVerdict,
   TrainerOrchestratorService,
   TrainingRunState,
-  type RegisterModelVersionRequest,
   type TrainingRunEvent,
 } from '@understudy/contracts';
-import { ErrorCode, UnderstudyError } from '@understudy/errors';
-import { createClient, GrpcServer, type ServiceImpl } from '@understudy/grpc';
+import { ErrorCode } from '@understudy/errors';
+import { createClient, GrpcServer } from '@understudy/grpc';
 import { KafkaDriver, Messaging, topics } from '@understudy/messaging';
 import { postgresUrl, startService, type RunningService } from '@understudy/service';
 import { createDatabase, uniqueName, type PostgresEndpoint } from '@understudy/testbed';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
+import { evaluationRequestId } from './domain/registration.js';
 import { writeFakeTrainer } from './drivers/local/testing/fake-trainer.js';
 import { definition } from './service.js';
+import { startRegistryDouble, type RegistryDouble } from './testing/registry-double.js';
 
 const { kafka, postgres } = inject('testbed');
-
-/** A test double of the model registry peer: records RegisterModelVersion, serves GetDataset. */
-function registryDouble(registered: RegisterModelVersionRequest[]): GrpcServer {
-  const unimplemented = Object.fromEntries(
-    Object.keys(ModelRegistryService.method).map((name) => [
-      name,
-      () => {
-        throw new UnderstudyError(ErrorCode.Unimplemented, name);
-      },
-    ]),
-  ) as unknown as ServiceImpl<typeof ModelRegistryService>;
-  const server = new GrpcServer({ host: '127.0.0.1', port: 0 });
-  server.register(ModelRegistryService, {
-    ...unimplemented,
-    registerModelVersion: (request) => {
-      registered.push(request);
-      const modelVersion = create(ModelVersionSchema, request.modelVersion);
-      modelVersion.modelVersionId = `mv-${request.requestId}`;
-      return { modelVersion };
-    },
-    getDataset: (request) => ({
-      dataset: {
-        datasetId: request.datasetId,
-        tenantId: request.tenantId,
-        manifest: { bucket: 'understudy', key: `datasets/${request.datasetId}/manifest.json` },
-      },
-    }),
-  });
-  return server;
-}
 
 let database: PostgresEndpoint;
 let env: Record<string, string>;
 let service: RunningService<typeof settings>;
-let registry: GrpcServer;
+let registry: RegistryDouble;
 let messaging: Messaging;
-const registered: RegisterModelVersionRequest[] = [];
 const events: TrainingRunEvent[] = [];
+/** The registry writer token the orchestrator is given. */
+const registryToken = uniqueName('trainer-token');
 
 const client = () =>
   createClient(TrainerOrchestratorService, `127.0.0.1:${String(service.app.get(GrpcServer).port)}`);
@@ -65,13 +42,16 @@ const eventsOf = (tenantId: string) => events.filter((event) => event.meta?.tena
 
 beforeAll(async () => {
   database = await createDatabase(postgres, uniqueName('trainer'));
-  registry = registryDouble(registered);
-  const registryPort = await registry.start();
+  registry = await startRegistryDouble();
   const { python } = await writeFakeTrainer();
+  const tokenFile = join(await mkdtemp(join(tmpdir(), 'trainer-token-')), 'token');
+  await writeFile(tokenFile, `${registryToken}\n`, { mode: 0o600 });
   env = {
     UNDERSTUDY_KAFKA_BROKERS: kafka.brokers.join(','),
     UNDERSTUDY_DATABASE_URL: postgresUrl(database),
-    UNDERSTUDY_REGISTRY_ADDRESS: `127.0.0.1:${String(registryPort)}`,
+    UNDERSTUDY_REGISTRY_ADDRESS: registry.address,
+    UNDERSTUDY_REGISTRY_TOKEN_FILE: tokenFile,
+    UNDERSTUDY_EVALUATION_MIN_METRICS: '{"exact_match": 0.7}',
     UNDERSTUDY_EXECUTOR: 'local',
     UNDERSTUDY_TRAINER_PYTHON: python,
     UNDERSTUDY_BASE_MODEL: 'fake-succeed',
@@ -97,7 +77,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await service.stop();
   await messaging.stop();
-  await registry.shutdown();
+  await registry.server.shutdown();
 });
 
 function datasetReady(tenantId: string, datasetId: string) {
@@ -131,7 +111,15 @@ describe('trainer-orchestrator', () => {
       .poll(() => eventsOf(tenantId).map((event) => event.kind.case), { timeout: 30_000 })
       .toEqual(['requested', 'started', 'progress', 'progress', 'succeeded']);
     const runId = eventsOf(tenantId)[0]?.runId ?? '';
-    await expect.poll(() => registered.filter((r) => r.requestId === runId).length).toBe(1);
+    const evaluationId = evaluationRequestId(runId);
+    await expect
+      .poll(() => registry.evaluations.filter((r) => r.requestId === evaluationId).length)
+      .toBe(1);
+    expect(registry.registered.filter((r) => r.requestId === runId)).toHaveLength(1);
+    expect(registry.authorizations).toContain(`Bearer ${registryToken}`);
+    expect(registry.authorizations.every((value) => value === `Bearer ${registryToken}`)).toBe(
+      true,
+    );
 
     const orchestrator = client();
     try {
@@ -145,15 +133,59 @@ describe('trainer-orchestrator', () => {
         metrics: { train_loss: 1.5 },
         progress: { step: 2, totalSteps: 2 },
         adapter: { bucket: 'understudy', prefix: `training-runs/${tenantId}/${runId}/adapter/` },
+        // An automated run: asked for by the service that published the dataset.
+        requestedBy: 'dataset-builder',
+        jobName: `trainer-${runId}`,
       });
+      const [requested, started] = eventsOf(tenantId);
+      expect(requested?.kind.case === 'requested' && requested.kind.value.run?.requestedBy).toBe(
+        'dataset-builder',
+      );
+      const logs = { bucket: 'understudy', key: `training-runs/${tenantId}/${runId}/train.log` };
+      expect(started?.kind.value).toMatchObject({ jobName: `trainer-${runId}`, logs });
       const succeeded = eventsOf(tenantId).at(-1);
       expect(succeeded?.meta).toMatchObject({ producer: 'trainer-orchestrator', tenantId });
-      expect(registered.find((r) => r.requestId === runId)?.modelVersion).toMatchObject({
+
+      const folder = `training-runs/${tenantId}/${runId}/adapter/`;
+      expect(registry.registered.find((r) => r.requestId === runId)?.modelVersion).toMatchObject({
         tenantId,
         runId,
         datasetId,
         baseModel: 'fake-succeed',
-        adapter: { prefix: `training-runs/${tenantId}/${runId}/adapter/` },
+        license: 'apache-2.0',
+        footprint: {
+          baseParameterCount: 1_000_000n,
+          adapterParameterCount: 24_576n,
+          servingMemoryBytes: 4_098_304n,
+          dtype: 'float32',
+        },
+        adapter: {
+          prefix: folder,
+          format: AdapterFormat.PEFT_LORA_SAFETENSORS,
+          sizeBytes: 98_944n,
+          files: [
+            { key: `${folder}adapter_config.json`, sizeBytes: 640n, sha256: 'a'.repeat(64) },
+            {
+              key: `${folder}adapter_model.safetensors`,
+              sizeBytes: 98_304n,
+              sha256: 'b'.repeat(64),
+            },
+          ],
+        },
+      });
+      expect(
+        registry.evaluations.find((r) => r.requestId === evaluationId)?.evaluation,
+      ).toMatchObject({
+        tenantId,
+        modelVersionId: `mv-${runId}`,
+        kind: EvaluationKind.OFFLINE,
+        datasetId,
+        split: DatasetSplit.EVAL,
+        evaluatorVersion: 'greedy-teacher-match@1',
+        exampleCount: 4n,
+        metrics: { exact_match: 0.75, token_f1: 0.9 },
+        // UNDERSTUDY_EVALUATION_MIN_METRICS asks for an exact_match of 0.7.
+        verdict: EvaluationVerdict.PASSED,
       });
     } finally {
       orchestrator.close();
@@ -174,6 +206,8 @@ describe('trainer-orchestrator', () => {
       };
       const { run } = await orchestrator.submitTrainingRun(request);
       expect(run?.state).toBe(TrainingRunState.QUEUED);
+      // The orchestrator's server authenticates no caller (yet).
+      expect(run?.requestedBy).toBe('anonymous');
       const runId = run?.runId ?? '';
       expect((await orchestrator.submitTrainingRun(request)).run?.runId).toBe(runId);
       await expect(

@@ -10,6 +10,8 @@ import { readinessCheck } from '@understudy/database';
 import { GrpcModule } from '@understudy/grpc';
 import { Messaging, MessagingModule, topics } from '@understudy/messaging';
 import {
+  grpcClientOptions,
+  grpcServerOptions,
   messagingDriver,
   openDatabase,
   type ServiceConfig,
@@ -83,7 +85,9 @@ export const definition: ServiceDefinition<typeof settings> = {
             topics: [topics.trainingRuns],
           }),
         }),
-        GrpcModule.forRootAsync({ useFactory: () => ({ ...config.grpc, logger }) }),
+        GrpcModule.forRootAsync({
+          useFactory: async () => ({ ...(await grpcServerOptions(config.grpc)), logger }),
+        }),
       ],
       providers: [
         {
@@ -103,7 +107,14 @@ export const definition: ServiceDefinition<typeof settings> = {
           useFactory: (dataSource: DataSource) => new PostgresRunStore(dataSource),
         },
         { provide: EXECUTOR, useFactory: () => createExecutor(config, logger, shared.store) },
-        { provide: REGISTRY, useFactory: () => new GrpcModelRegistry(config.registryAddress) },
+        {
+          provide: REGISTRY,
+          useFactory: async () =>
+            new GrpcModelRegistry(
+              config.registry.address,
+              await grpcClientOptions(settings.registry, config.registry),
+            ),
+        },
         {
           provide: Orchestrator,
           inject: [RUN_STORE, EXECUTOR, REGISTRY, Messaging],
@@ -125,6 +136,7 @@ export const definition: ServiceDefinition<typeof settings> = {
               outputUri: (tenantId, runId) =>
                 `${outputBase}${encodeURIComponent(tenantId)}/${runId}/`,
               progressIntervalMs: config.progressIntervalMs,
+              evaluationMinMetrics: config.evaluationMinMetrics,
               logger,
             });
           },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import signal
@@ -74,6 +75,47 @@ def test_writes_metrics_and_log(trained_run: TrainedRun) -> None:
     log = (trained_run.output / "train.log").read_text()
     assert "step 20/20" in log
     assert "succeeded" in log
+
+
+def test_reports_the_adapter_files_footprint_and_evaluation(trained_run: TrainedRun) -> None:
+    last = trained_run.events[-1]
+    adapter = trained_run.output / "adapter"
+    assert last["files"] == [
+        {
+            "path": path.relative_to(adapter).as_posix(),
+            "size_bytes": path.stat().st_size,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        }
+        for path in sorted(adapter.rglob("*"))
+        if path.is_file()
+    ]
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= {
+        f["path"] for f in last["files"]
+    }
+
+    footprint = last["footprint"]
+    assert footprint["dtype"] == "float32"
+    assert 0 < footprint["adapter_parameter_count"] < footprint["base_parameter_count"]
+    total = footprint["base_parameter_count"] + footprint["adapter_parameter_count"]
+    assert footprint["serving_memory_bytes"] == 4 * total
+    # The adapter file holds exactly the adapter's parameters, in float32.
+    adapter_weights = (adapter / "adapter_model.safetensors").stat().st_size
+    assert adapter_weights >= 4 * footprint["adapter_parameter_count"]
+    assert adapter_weights < 4 * footprint["adapter_parameter_count"] + 64 * 1024
+
+    # Tiny random models have no model card, hence no licence.
+    assert last["license"] is None
+
+    metrics = last["metrics"]
+    assert last["evaluation"] == {
+        "evaluator_version": "greedy-teacher-match@1",
+        "split": "eval",
+        "example_count": 6,
+        "metrics": {
+            name: metrics[name]
+            for name in ("exact_match", "token_f1", "tool_name_match", "tool_call_match")
+        },
+    }
 
 
 def _train(

@@ -10,13 +10,24 @@ import type { Executor, ExecutorEvent } from '../drivers/executor.js';
 import type { ModelRegistry } from '../drivers/model-registry.js';
 import type { RunFilter, RunStore } from '../drivers/run-store.js';
 import { fingerprint } from './identity.js';
+import {
+  evaluationRequestId,
+  heldOutEvaluation,
+  modelVersionOf,
+  type MinMetrics,
+} from './registration.js';
 import { isTerminal, transition, type Run, type RunEvent, type RunSpec } from './run.js';
-import { toTrainingRun } from './wire.js';
+import { logsRef, toTrainingRun } from './wire.js';
 
 type EventKind = NonNullable<MessageInitShape<typeof TrainingRunEventSchema>['kind']>;
 
 export interface SubmitRequest extends RunSpec {
   readonly requestId: string;
+  /**
+   * Who asks: the caller's authenticated subject, or for automated requests the service whose
+   * event asked (e.g. `dataset-builder`).
+   */
+  readonly requestedBy: string;
 }
 
 export interface OrchestratorOptions {
@@ -30,6 +41,8 @@ export interface OrchestratorOptions {
   readonly outputUri: (tenantId: string, runId: string) => string;
   /** Least time between two published progress events of a run; 0 publishes every one. */
   readonly progressIntervalMs: number;
+  /** Minimums for a PASSED verdict on the held-out evaluation; without any, no verdict. */
+  readonly evaluationMinMetrics?: MinMetrics;
   /** First delay when driving a run fails retryably; doubles up to a minute. */
   readonly retryDelayMs?: number;
   readonly logger?: Logger;
@@ -52,15 +65,19 @@ export class Orchestrator {
     this.changes.setMaxListeners(0);
   }
 
-  /** Creates the run for a request, or returns the run the request created before. */
+  /**
+   * Creates the run for a request, or returns the run the request created before. The request's
+   * fingerprint leaves out who asked: a retry by another caller is still the same request.
+   */
   async submit(request: SubmitRequest): Promise<Run> {
-    const { requestId, ...spec } = request;
+    const { requestId, requestedBy, ...spec } = request;
     const digest = fingerprint(spec);
     const runId = randomUUID();
     const { run, created } = await this.options.store.create({
       ...spec,
       runId,
       requestId,
+      requestedBy,
       fingerprint: digest,
       state: 'requested',
       attempt: 0,
@@ -206,11 +223,31 @@ export class Orchestrator {
     }
     if (signal.aborted) return;
     run = await this.announce(run);
-    if (run.state === 'succeeded' && run.modelVersionId === undefined) {
-      const modelVersionId = await this.options.registry.register(run);
-      run = await this.options.store.update({ ...run, modelVersionId });
-      this.logger.info({ runId: run.runId, modelVersionId }, 'model version registered');
-    }
+    if (run.state === 'succeeded' && run.modelVersionId === undefined) await this.register(run);
+  }
+
+  /**
+   * Registers the adapter, then records the trainer's held-out evaluation of it. The version id
+   * is stored last: until then a retry repeats both requests, which the registry answers with
+   * what it recorded the first time (same request ids, same bodies).
+   */
+  private async register(run: Run): Promise<void> {
+    const { registry } = this.options;
+    const modelVersionId = await registry.registerModelVersion(run.runId, modelVersionOf(run));
+    const evaluation = heldOutEvaluation(
+      run,
+      modelVersionId,
+      this.options.evaluationMinMetrics ?? {},
+    );
+    const evaluationId =
+      evaluation === undefined
+        ? undefined
+        : await registry.createEvaluation(evaluationRequestId(run.runId), evaluation);
+    this.logger.info(
+      { runId: run.runId, modelVersionId, evaluationId },
+      'model version registered',
+    );
+    await this.options.store.update({ ...run, modelVersionId });
   }
 
   /** Applies an event to the stored run; a run changed meanwhile (cancelled) is reread. */
@@ -248,7 +285,7 @@ export class Orchestrator {
       await this.options.publish(
         this.event(run, `started:${String(event.attempt)}`, {
           case: 'started',
-          value: { jobName: run.jobName ?? '', attempt: event.attempt },
+          value: { jobName: run.jobName ?? '', attempt: event.attempt, logs: logsRef(run) },
         }),
       );
     } else if (event.type === 'progress') {

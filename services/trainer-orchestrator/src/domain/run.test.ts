@@ -5,6 +5,7 @@ const now = new Date('2026-11-02T10:00:00Z');
 const requested: Run = {
   runId: 'r-1',
   requestId: 'q-1',
+  requestedBy: 'dataset-builder',
   fingerprint: 'f',
   tenantId: 'acme',
   taskId: 't',
@@ -33,7 +34,12 @@ describe('transition', () => {
     const progressed = transition(running, progress, now);
     const done = transition(
       progressed,
-      { type: 'succeeded', adapterUri: 's3://b/out/adapter/', metrics: { loss: 1 } },
+      {
+        type: 'succeeded',
+        adapterUri: 's3://b/out/adapter/',
+        metrics: { loss: 1 },
+        result: { files: [], license: 'apache-2.0' },
+      },
       now,
     );
     expect([submitted.state, running.state, progressed.state, done.state]).toEqual([
@@ -48,6 +54,7 @@ describe('transition', () => {
       startedAt: now,
       finishedAt: now,
       progress: { step: 1 },
+      result: { license: 'apache-2.0' },
       announced: false,
     });
   });

@@ -23,6 +23,45 @@ export interface Failure {
   readonly retryable: boolean;
 }
 
+/** One file of a trained adapter, as the trainer describes it. */
+export interface AdapterFile {
+  /** Below the adapter's folder, e.g. `adapter_model.safetensors`. */
+  readonly path: string;
+  readonly sizeBytes: number;
+  /** Lowercase hex SHA-256 of the file's bytes. */
+  readonly sha256: string;
+}
+
+/** What serving the adapter on its base costs, as the trainer measured it. */
+export interface Footprint {
+  readonly baseParameterCount: number;
+  readonly adapterParameterCount: number;
+  /** The weights of base and adapter at `dtype`, without the KV cache. */
+  readonly servingMemoryBytes: number;
+  readonly dtype: string;
+}
+
+/** The trainer's evaluation of the adapter on the dataset's held-out split, vs the teacher. */
+export interface HeldOutEvaluation {
+  /** Name and version of the trainer's evaluation method, e.g. `greedy-teacher-match@1`. */
+  readonly evaluatorVersion: string;
+  readonly exampleCount: number;
+  /** Agreement with the teacher's answers, each in [0, 1]. */
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+/**
+ * What the trainer reports of a trained adapter beyond its metrics, for the registry; an older
+ * trainer reports none of it.
+ */
+export interface TrainingResult {
+  readonly files: readonly AdapterFile[];
+  readonly footprint?: Footprint;
+  /** The base model's licence as its model card names it (e.g. `apache-2.0`). */
+  readonly license?: string;
+  readonly evaluation?: HeldOutEvaluation;
+}
+
 /** What to train: fixed when the run is created. */
 export interface RunSpec {
   readonly tenantId: string;
@@ -44,6 +83,8 @@ export interface Run extends RunSpec {
   readonly runId: string;
   /** Idempotency key: SubmitTrainingRun's request_id, or derived from a dataset event. */
   readonly requestId: string;
+  /** Who asked for the run (see Orchestrator.submit); not part of the request's fingerprint. */
+  readonly requestedBy: string;
   /** Hash of the request, so that a reused request_id with another request is refused. */
   readonly fingerprint: string;
   readonly state: RunState;
@@ -55,6 +96,8 @@ export interface Run extends RunSpec {
   readonly progress?: Progress;
   readonly adapterUri?: string;
   readonly metrics: Readonly<Record<string, number>>;
+  /** Set when succeeded. */
+  readonly result?: TrainingResult;
   readonly failure?: Failure;
   readonly cancelReason?: string;
   /** Set once the registry holds the run's model version. */
@@ -77,6 +120,7 @@ export type RunEvent =
       readonly type: 'succeeded';
       readonly adapterUri: string;
       readonly metrics: Readonly<Record<string, number>>;
+      readonly result: TrainingResult;
     }
   | { readonly type: 'failed'; readonly failure: Failure }
   | { readonly type: 'cancelled'; readonly reason: string };
@@ -118,6 +162,7 @@ export function transition(run: Run, event: RunEvent, now: Date): Run {
         state: 'succeeded',
         adapterUri: event.adapterUri,
         metrics: event.metrics,
+        result: event.result,
         finishedAt: now,
         announced: false,
       };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Failure, Progress, RunSpec } from './run.js';
+import type { Failure, Progress, RunSpec, TrainingResult } from './run.js';
 
 /** What the trainer reports on stdout, one JSON object per line (the trainer CLI contract). */
 export type TrainerReport =
@@ -8,10 +8,14 @@ export type TrainerReport =
       readonly event: 'succeeded';
       readonly adapterUri: string;
       readonly metrics: Readonly<Record<string, number>>;
+      readonly result: TrainingResult;
     }
   | { readonly event: 'failed'; readonly failure: Failure };
 
 const finite = z.number();
+const count = z.number().int().nonnegative();
+// Non-numeric metrics (e.g. a runtime string) are dropped rather than failing the run.
+const metrics = z.record(z.string(), z.unknown()).default({});
 const line = z.discriminatedUnion('event', [
   z.object({
     event: z.literal('progress'),
@@ -25,8 +29,34 @@ const line = z.discriminatedUnion('event', [
   z.object({
     event: z.literal('succeeded'),
     adapter: z.string().min(1),
-    // Non-numeric metrics (e.g. a runtime string) are dropped rather than failing the run.
-    metrics: z.record(z.string(), z.unknown()).default({}),
+    metrics,
+    // What the registry records with the adapter; absent from older trainers' lines.
+    files: z
+      .array(
+        z.object({
+          path: z.string().min(1),
+          size_bytes: count,
+          sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        }),
+      )
+      .default([]),
+    footprint: z
+      .object({
+        base_parameter_count: count,
+        adapter_parameter_count: count,
+        serving_memory_bytes: count,
+        dtype: z.string(),
+      })
+      .nullish(),
+    license: z.string().nullish(),
+    evaluation: z
+      .object({
+        evaluator_version: z.string().min(1),
+        split: z.literal('eval'),
+        example_count: count,
+        metrics,
+      })
+      .nullish(),
   }),
   z.object({
     event: z.literal('failed'),
@@ -65,21 +95,50 @@ export function parseTrainerLine(text: string, now: Date): TrainerReport | undef
           reportedAt: now,
         },
       };
-    case 'succeeded':
+    case 'succeeded': {
+      const { footprint, license, evaluation } = report;
       return {
         event: 'succeeded',
         adapterUri: report.adapter,
-        metrics: Object.fromEntries(
-          Object.entries(report.metrics).filter(
-            (entry): entry is [string, number] =>
-              typeof entry[1] === 'number' && Number.isFinite(entry[1]),
-          ),
-        ),
+        metrics: numbers(report.metrics),
+        result: {
+          files: report.files.map(({ path, size_bytes, sha256 }) => ({
+            path,
+            sizeBytes: size_bytes,
+            sha256,
+          })),
+          ...(footprint != null && {
+            footprint: {
+              baseParameterCount: footprint.base_parameter_count,
+              adapterParameterCount: footprint.adapter_parameter_count,
+              servingMemoryBytes: footprint.serving_memory_bytes,
+              dtype: footprint.dtype,
+            },
+          }),
+          ...(license != null && license !== '' && { license }),
+          ...(evaluation != null && {
+            evaluation: {
+              evaluatorVersion: evaluation.evaluator_version,
+              exampleCount: evaluation.example_count,
+              metrics: numbers(evaluation.metrics),
+            },
+          }),
+        },
       };
+    }
     case 'failed':
       return { event: 'failed', failure: { reason: report.reason, retryable: report.retryable } };
   }
 }
+
+/** The finite numbers of a metrics object. */
+const numbers = (values: Record<string, unknown>): Record<string, number> =>
+  Object.fromEntries(
+    Object.entries(values).filter(
+      (entry): entry is [string, number] =>
+        typeof entry[1] === 'number' && Number.isFinite(entry[1]),
+    ),
+  );
 
 /** Splits a byte stream into lines, yielding each complete one. */
 export async function* lines(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<string> {

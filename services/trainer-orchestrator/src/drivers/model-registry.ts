@@ -1,13 +1,13 @@
-import { ModelRegistryService } from '@understudy/contracts';
+import { ModelRegistryService, type Evaluation, type ModelVersion } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
-import { createClient, type Client } from '@understudy/grpc';
-import type { Run } from '../domain/run.js';
-import { adapterArtifact } from '../domain/wire.js';
+import { createClient, type Client, type ClientOptions } from '@understudy/grpc';
 
-/** Where a succeeded run's adapter becomes a model version. */
+/** Where succeeded runs' adapters become model versions, with their evaluations. */
 export interface ModelRegistry {
-  /** Registers the run's adapter, idempotent by run id; resolves with the model version id. */
-  register(run: Run): Promise<string>;
+  /** Registers a model version, idempotent by request id; resolves with its id. */
+  registerModelVersion(requestId: string, modelVersion: ModelVersion): Promise<string>;
+  /** Records an evaluation of a model version, idempotent by request id; resolves with its id. */
+  createEvaluation(requestId: string, evaluation: Evaluation): Promise<string>;
   /** The `s3://` URI of a dataset's manifest; NOT_FOUND for another tenant's dataset. */
   datasetManifestUri(tenantId: string, datasetId: string): Promise<string>;
   close(): void;
@@ -17,25 +17,19 @@ export interface ModelRegistry {
 export class GrpcModelRegistry implements ModelRegistry {
   private readonly client: Client<typeof ModelRegistryService>;
 
-  constructor(address: string, timeoutMs = 10_000) {
-    this.client = createClient(ModelRegistryService, address, { timeoutMs });
+  /** `options`: the token and TLS of `grpcClientOptions`; a 10 s deadline unless set. */
+  constructor(address: string, options: ClientOptions = {}) {
+    this.client = createClient(ModelRegistryService, address, { timeoutMs: 10_000, ...options });
   }
 
-  async register(run: Run): Promise<string> {
-    const adapter = adapterArtifact(run);
-    const { modelVersion } = await this.client.registerModelVersion({
-      requestId: run.runId,
-      modelVersion: {
-        tenantId: run.tenantId,
-        taskId: run.taskId,
-        runId: run.runId,
-        datasetId: run.datasetId,
-        baseModel: run.baseModel,
-        ...(adapter !== undefined && { adapter }),
-        metrics: { ...run.metrics },
-      },
-    });
-    return modelVersion?.modelVersionId ?? '';
+  async registerModelVersion(requestId: string, modelVersion: ModelVersion): Promise<string> {
+    const response = await this.client.registerModelVersion({ requestId, modelVersion });
+    return response.modelVersion?.modelVersionId ?? '';
+  }
+
+  async createEvaluation(requestId: string, evaluation: Evaluation): Promise<string> {
+    const response = await this.client.createEvaluation({ requestId, evaluation });
+    return response.evaluation?.evaluationId ?? '';
   }
 
   async datasetManifestUri(tenantId: string, datasetId: string): Promise<string> {

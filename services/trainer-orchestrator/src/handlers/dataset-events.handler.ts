@@ -40,6 +40,8 @@ export class DatasetEventsHandler {
     await this.orchestrator.submit({
       ...spec,
       requestId: `dataset:${spec.datasetId}:${fingerprint(spec).slice(0, 16)}`,
+      // An automated request: by the service that published the dataset (the dataset-builder).
+      requestedBy: event.meta?.producer ?? '',
     });
   }
 }

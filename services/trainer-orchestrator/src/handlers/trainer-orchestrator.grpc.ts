@@ -47,7 +47,7 @@ export class TrainerOrchestratorGrpc implements ServiceImpl<typeof TrainerOrches
     @InjectConfig() private readonly config: TrainerOrchestratorConfig,
   ) {}
 
-  async submitTrainingRun(request: SubmitTrainingRunRequest) {
+  async submitTrainingRun(request: SubmitTrainingRunRequest, context: CallContext) {
     const { requestId, tenantId, taskId, datasetId } = request;
     required({
       request_id: requestId,
@@ -58,6 +58,9 @@ export class TrainerOrchestratorGrpc implements ServiceImpl<typeof TrainerOrches
     const datasetUri = await this.registry.datasetManifestUri(tenantId, datasetId);
     const run = await this.orchestrator.submit({
       requestId,
+      // This server authenticates no caller yet (no `authenticate` hook; see the README): its
+      // callers are recorded as `anonymous` until it does.
+      requestedBy: context.principal?.subject ?? 'anonymous',
       tenantId,
       taskId,
       datasetId,

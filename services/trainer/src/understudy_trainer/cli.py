@@ -96,7 +96,14 @@ def _train(args: argparse.Namespace, events: Events) -> int:
         )
         log.info("run %s succeeded: adapter at %s", args.run_id, result.adapter)
         _upload_log(storage, log_file, args.output)
-        events.succeeded(adapter=result.adapter, metrics=result.metrics)
+        events.succeeded(
+            adapter=result.adapter,
+            metrics=result.metrics,
+            files=result.files,
+            footprint=result.footprint,
+            license=result.license,
+            evaluation=result.evaluation,
+        )
         return 0
     except TrainerError as error:
         state = "retryable" if error.retryable else "final"

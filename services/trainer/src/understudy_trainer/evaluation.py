@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -13,6 +14,13 @@ from understudy_trainer.examples import render_prompt
 from understudy_trainer.metrics import generation_metrics
 
 log = logging.getLogger(__name__)
+
+# Name and version of this evaluation method, as the model registry records it. Bump the version
+# whenever a change (decoding, normalisation, a metric's definition) can move the scores.
+EVALUATOR_VERSION = "greedy-teacher-match@1"
+
+# The metrics that measure agreement with the teacher, each in [0, 1].
+AGREEMENT_METRICS = ("exact_match", "token_f1", "tool_name_match", "tool_call_match")
 
 
 def generate_answers(
@@ -76,3 +84,19 @@ def evaluate_generation(
         [parse_generation(text) for text in generated],
         [answer_from_message(row.answer) for row in rows],
     )
+
+
+def evaluation_report(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The held-out evaluation as the registry records it, or None when no answers were generated:
+    the agreement metrics (a tool metric is absent when no sample called tools) over the samples."""
+    samples = metrics.get("generation_samples")
+    if not samples:
+        return None
+    return {
+        "evaluator_version": EVALUATOR_VERSION,
+        "split": "eval",
+        "example_count": samples,
+        "metrics": {
+            name: metrics[name] for name in AGREEMENT_METRICS if metrics.get(name) is not None
+        },
+    }

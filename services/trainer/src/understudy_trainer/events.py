@@ -22,8 +22,29 @@ class Events:
             }
         )
 
-    def succeeded(self, *, adapter: str, metrics: dict[str, Any]) -> None:
-        self._emit({"event": "succeeded", "adapter": adapter, "metrics": metrics})
+    def succeeded(
+        self,
+        *,
+        adapter: str,
+        metrics: dict[str, Any],
+        files: list[dict[str, Any]],
+        footprint: dict[str, Any],
+        license: str | None,
+        evaluation: dict[str, Any] | None,
+    ) -> None:
+        """`files` below `adapter`, `footprint`, the base model's `license` and the held-out
+        `evaluation` are what the orchestrator registers with the model version."""
+        self._emit(
+            {
+                "event": "succeeded",
+                "adapter": adapter,
+                "metrics": metrics,
+                "files": files,
+                "footprint": footprint,
+                "license": license,
+                "evaluation": evaluation,
+            }
+        )
 
     def failed(self, *, reason: str, retryable: bool) -> None:
         self._emit({"event": "failed", "reason": reason, "retryable": retryable})

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub import ModelCard
+from huggingface_hub.errors import EntryNotFoundError
+from peft import PeftModel
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -106,3 +109,41 @@ def network_failure(error: BaseException | None) -> bool:
             return True
         error = error.__cause__ or error.__context__
     return False
+
+
+def footprint(model: PeftModel) -> dict[str, int | str]:
+    """What serving base and adapter costs: their parameter counts, and their weights' memory at
+    the base's dtype, which `serve` loads it in on the same kind of device (KV cache not included).
+    """
+    adapter, total = model.get_nb_trainable_parameters()
+    dtype = model.get_base_model().dtype
+    return {
+        "base_parameter_count": total - adapter,
+        "adapter_parameter_count": adapter,
+        "serving_memory_bytes": total * dtype.itemsize,
+        "dtype": str(dtype).removeprefix("torch."),
+    }
+
+
+def base_model_license(base_model: str) -> str | None:
+    """The licence the base model's card declares (`license:` in its README.md metadata, e.g.
+    `apache-2.0`), which the adapter inherits; None for tiny models, which have no card, and when
+    the card cannot be read: that must not fail a run that trained."""
+    if tiny.is_tiny(base_model):
+        return None
+    # A model directory's card is its README.md; a hub id's is fetched (or found in the cache).
+    card_source: str | Path = base_model
+    if Path(base_model).is_dir():
+        card_source = Path(base_model) / "README.md"
+        if not card_source.is_file():
+            log.warning("%s has no model card: its licence is unknown", base_model)
+            return None
+    try:
+        card = ModelCard.load(card_source)
+    except (OSError, ValueError, EntryNotFoundError) as error:
+        log.warning(
+            "cannot read the model card of %s, its licence is unknown: %s", base_model, error
+        )
+        return None
+    declared = card.data.license
+    return declared if isinstance(declared, str) and declared else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -228,6 +229,23 @@ class ObjectStorage:
                 ),
             )
         return self._client
+
+
+def describe_files(directory: Path) -> list[dict[str, Any]]:
+    """The files below `directory` as `upload_dir` stores them: path relative to it, size and
+    SHA-256 (lowercase hex), so that readers can verify what they download."""
+    described = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        with path.open("rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        described.append(
+            {
+                "path": path.relative_to(directory).as_posix(),
+                "size_bytes": path.stat().st_size,
+                "sha256": digest,
+            }
+        )
+    return described
 
 
 def join_key(prefix: str, name: str) -> str:

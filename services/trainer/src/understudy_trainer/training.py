@@ -16,13 +16,20 @@ from trl import SFTConfig, SFTTrainer
 
 from understudy_trainer.dataset import ChatRow, load_split, parse_manifest
 from understudy_trainer.errors import TrainerError
-from understudy_trainer.evaluation import evaluate_generation
+from understudy_trainer.evaluation import evaluate_generation, evaluation_report
 from understudy_trainer.events import Events, finite
 from understudy_trainer.examples import corpus, encode_row
 from understudy_trainer.hyperparameters import HyperParameters
 from understudy_trainer.metrics import perplexity
-from understudy_trainer.modeling import Placement, load_model, load_tokenizer, placement
-from understudy_trainer.storage import ObjectStorage, join_key
+from understudy_trainer.modeling import (
+    Placement,
+    base_model_license,
+    footprint,
+    load_model,
+    load_tokenizer,
+    placement,
+)
+from understudy_trainer.storage import ObjectStorage, describe_files, join_key
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +47,18 @@ class TrainRequest:
 class TrainResult:
     adapter: str
     metrics: dict[str, Any]
+    # What the model registry records beyond the metrics (see Events.succeeded).
+    files: list[dict[str, Any]]
+    footprint: dict[str, Any]
+    license: str | None
+    evaluation: dict[str, Any] | None
 
 
 def train(
     request: TrainRequest, storage: ObjectStorage, events: Events, workdir: Path
 ) -> TrainResult:
-    """Trains and uploads `adapter/` and `metrics.json` below the output prefix."""
+    """Trains and uploads `adapter/` and `metrics.json` below the output prefix; reports the
+    adapter's files, footprint and licence, and the held-out evaluation."""
     storage.check(request.output)
     manifest = parse_manifest(storage.read_bytes(request.dataset))
     train_rows = load_split(storage, manifest.train)
@@ -119,7 +132,14 @@ def train(
     tokenizer.save_pretrained(output / "adapter")
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     storage.upload_dir(output, request.output)
-    return TrainResult(adapter=join_key(request.output, "adapter"), metrics=metrics)
+    return TrainResult(
+        adapter=join_key(request.output, "adapter"),
+        metrics=metrics,
+        files=describe_files(output / "adapter"),
+        footprint=footprint(trainer.model),
+        license=base_model_license(request.base_model),
+        evaluation=evaluation_report(metrics),
+    )
 
 
 def _evaluate(

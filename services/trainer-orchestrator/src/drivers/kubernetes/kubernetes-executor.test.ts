@@ -84,6 +84,32 @@ describe('KubernetesExecutor against the recorded API contract', () => {
       adapterUri:
         's3://understudy/training-runs/acme/3f0c2a8e-5d1b-4c7e-9a26-1b8f4e6d7c90/adapter/',
       metrics: { train_loss: 1.87, eval_loss: 1.95, train_runtime_s: 754.2 },
+      result: {
+        files: [
+          {
+            path: 'adapter_config.json',
+            sizeBytes: 912,
+            sha256: 'f9ad40812fae8d031539e7961a835a94a6d8e32ad1e71995327ff62ff567e789',
+          },
+          {
+            path: 'adapter_model.safetensors',
+            sizeBytes: 35_237_104,
+            sha256: '6bdb0cb708ffd6eca0c7b376fe19b8941602ccd0129b3479007754b7cb4cc864',
+          },
+        ],
+        footprint: {
+          baseParameterCount: 494_032_768,
+          adapterParameterCount: 8_798_208,
+          servingMemoryBytes: 1_005_661_952,
+          dtype: 'bfloat16',
+        },
+        license: 'apache-2.0',
+        evaluation: {
+          evaluatorVersion: 'greedy-teacher-match@1',
+          exampleCount: 64,
+          metrics: { exact_match: 0.72, token_f1: 0.91 },
+        },
+      },
     });
   });
 

@@ -75,7 +75,12 @@ export class KubernetesExecutor implements Executor {
       report ??= await this.lastReport(handle.name, signal);
       if (finished.type === 'Complete') {
         yield report?.event === 'succeeded'
-          ? { type: 'succeeded', adapterUri: report.adapterUri, metrics: report.metrics }
+          ? {
+              type: 'succeeded',
+              adapterUri: report.adapterUri,
+              metrics: report.metrics,
+              result: report.result,
+            }
           : failed('the Job completed but the trainer reported no adapter', false);
       } else {
         const why = `${finished.reason ?? 'Failed'}: ${finished.message ?? 'the Job failed'}`;

@@ -42,8 +42,12 @@ describe('LocalExecutor with the real trainer', () => {
     });
     const adapter = succeeded?.type === 'succeeded' ? succeeded.adapterUri : '';
     expect(adapter.startsWith(output)).toBe(true);
-    expect((await readdir(fileURLToPath(adapter))).sort()).toEqual(
+    const written = (await readdir(fileURLToPath(adapter))).sort();
+    expect(written).toEqual(
       expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors']),
     );
+    // The trainer describes every file it wrote, for the registry.
+    const described = succeeded?.type === 'succeeded' ? succeeded.result.files : [];
+    expect(described.map((file) => file.path)).toEqual(written);
   }, 300_000);
 });

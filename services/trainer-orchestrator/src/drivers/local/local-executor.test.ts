@@ -41,6 +41,24 @@ describe('LocalExecutor', () => {
       type: 'succeeded',
       adapterUri: `${run.outputUri}adapter/`,
       metrics: { train_loss: 1.5 },
+      result: {
+        files: [
+          { path: 'adapter_config.json', sizeBytes: 640, sha256: 'a'.repeat(64) },
+          { path: 'adapter_model.safetensors', sizeBytes: 98_304, sha256: 'b'.repeat(64) },
+        ],
+        footprint: {
+          baseParameterCount: 1_000_000,
+          adapterParameterCount: 24_576,
+          servingMemoryBytes: 4_098_304,
+          dtype: 'float32',
+        },
+        license: 'apache-2.0',
+        evaluation: {
+          evaluatorVersion: 'greedy-teacher-match@1',
+          exampleCount: 4,
+          metrics: { exact_match: 0.75, token_f1: 0.9 },
+        },
+      },
     });
     const args = (await readFile(argsFile, 'utf8')).trim().split('\n');
     expect(args).toEqual([

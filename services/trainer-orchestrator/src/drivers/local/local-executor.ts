@@ -141,7 +141,8 @@ function outcome(
     };
   }
   if (code === 0 && report?.event === 'succeeded') {
-    return { type: 'succeeded', adapterUri: report.adapterUri, metrics: report.metrics };
+    const { adapterUri, metrics, result } = report;
+    return { type: 'succeeded', adapterUri, metrics, result };
   }
   if (report?.event === 'failed') return { type: 'failed', failure: report.failure };
   const how = signal === null ? `exited with code ${String(code)}` : `was killed by ${signal}`;

@@ -40,7 +40,12 @@ class FileTrainer implements Executor {
     if (run === undefined) throw new Error('nothing submitted');
     yield await Promise.resolve({ type: 'started', attempt: 1 } as const);
     yield this.outcome === 'succeeded'
-      ? { type: 'succeeded', adapterUri: `${run.outputUri}adapter`, metrics: { train_loss: 1 } }
+      ? {
+          type: 'succeeded',
+          adapterUri: `${run.outputUri}adapter`,
+          metrics: { train_loss: 1 },
+          result: { files: [] },
+        }
       : { type: 'failed', failure: { reason: 'out of memory', retryable: false } };
   }
 
@@ -98,7 +103,12 @@ describe('StagingExecutor', () => {
 
     expect(await events(executor, handle)).toEqual([
       { type: 'started', attempt: 1 },
-      { type: 'succeeded', adapterUri: `${run.outputUri}adapter`, metrics: { train_loss: 1 } },
+      {
+        type: 'succeeded',
+        adapterUri: `${run.outputUri}adapter`,
+        metrics: { train_loss: 1 },
+        result: { files: [] },
+      },
     ]);
     const prefix = 'training-runs/acme/3f0c2a8e-5d1b-4c7e-9a26-1b8f4e6d7c90/';
     expect(await text(await store.get(`${prefix}adapter/adapter_config.json`))).toBe('{"r":4}');

@@ -51,4 +51,22 @@ export class CreateTrainingRuns1767225600000 implements MigrationInterface {
   }
 }
 
-export const migrations = [CreateTrainingRuns1767225600000];
+/**
+ * Lineage for the registry: who asked for each run (runs from before are '', unknown), and what
+ * the trainer reported of a succeeded run beyond its metrics (adapter files, footprint, licence,
+ * held-out evaluation), kept until the model version and its evaluation are registered.
+ */
+export class AddRunLineage1767830400000 implements MigrationInterface {
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      ALTER TABLE training_run
+        ADD COLUMN requested_by text NOT NULL DEFAULT '',
+        ADD COLUMN result jsonb`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE training_run DROP COLUMN result, DROP COLUMN requested_by');
+  }
+}
+
+export const migrations = [CreateTrainingRuns1767225600000, AddRunLineage1767830400000];

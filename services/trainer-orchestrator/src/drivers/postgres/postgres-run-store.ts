@@ -1,7 +1,7 @@
 import { mapDatabaseError } from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { Brackets, type DataSource, type Repository } from 'typeorm';
-import type { Progress, Run, RunState } from '../../domain/run.js';
+import type { Progress, Run, RunState, TrainingResult } from '../../domain/run.js';
 import type { RunFilter, RunStore } from '../run-store.js';
 import { TrainingRunRow } from './training-run.entity.js';
 
@@ -121,6 +121,7 @@ function toRow(run: Run): TrainingRunRow {
     resources: run.resources,
     requestId: run.requestId,
     fingerprint: run.fingerprint,
+    requestedBy: run.requestedBy,
     state: run.state,
     attempt: run.attempt,
     outputUri: run.outputUri,
@@ -131,6 +132,7 @@ function toRow(run: Run): TrainingRunRow {
         : { ...run.progress, reportedAt: run.progress.reportedAt.toISOString() },
     adapterUri: run.adapterUri ?? null,
     metrics: run.metrics,
+    result: run.result ?? null,
     failure: run.failure ?? null,
     cancelReason: run.cancelReason ?? null,
     modelVersionId: run.modelVersionId ?? null,
@@ -156,6 +158,7 @@ function fromRow(row: TrainingRunRow): Run {
     resources: row.resources,
     requestId: row.requestId,
     fingerprint: row.fingerprint,
+    requestedBy: row.requestedBy,
     state: row.state as RunState,
     attempt: row.attempt,
     outputUri: row.outputUri,
@@ -168,6 +171,7 @@ function fromRow(row: TrainingRunRow): Run {
       progress: { ...progress, reportedAt: new Date(progress.reportedAt) },
     }),
     ...(row.adapterUri !== null && { adapterUri: row.adapterUri }),
+    ...(row.result !== null && { result: row.result as TrainingResult }),
     ...(row.failure !== null && { failure: row.failure }),
     ...(row.cancelReason !== null && { cancelReason: row.cancelReason }),
     ...(row.modelVersionId !== null && { modelVersionId: row.modelVersionId }),

@@ -33,6 +33,9 @@ export class TrainingRunRow {
   @Column('text')
   fingerprint!: string;
 
+  @Column('text', { name: 'requested_by' })
+  requestedBy!: string;
+
   @Column('text')
   state!: string;
 
@@ -53,6 +56,9 @@ export class TrainingRunRow {
 
   @Column('jsonb')
   metrics!: Record<string, number>;
+
+  @Column('jsonb', { nullable: true })
+  result!: object | null;
 
   @Column('jsonb', { nullable: true })
   failure!: { reason: string; retryable: boolean } | null;
