@@ -2,21 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { create } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
-  DatasetSchema,
   DatasetSplit,
   EvaluationKind,
   EvaluationVerdict,
-  ModelVersionSchema,
-  TimeWindowSchema,
   type Dataset,
   type ModelRegistryService,
   type ModelVersion,
 } from '@understudy/contracts';
 import type { Client } from '@understudy/grpc';
-import { startRegistry, testToken, type TestRegistry } from '@understudy/model-registry/testing';
+import {
+  createdDataset,
+  registeredOn,
+  startRegistry,
+  testToken,
+  type TestRegistry,
+} from '@understudy/model-registry/testing';
 import { postgresUrl } from '@understudy/service';
 import { createDatabase, uniqueName } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -58,26 +59,9 @@ beforeAll(async () => {
     await writeFile(tokenFile(name as keyof typeof tokens), `${token}\n`);
   }
 
-  ({ dataset } = await registry
-    .createDataset({
-      requestId: randomUUID(),
-      dataset: create(DatasetSchema, {
-        datasetId: randomUUID(),
-        tenantId,
-        taskId,
-        trainExampleCount: 80n,
-        evalExampleCount: 20n,
-        train: { bucket: 'understudy', key: 'datasets/x/train.jsonl', sha256: 'a'.repeat(64) },
-        eval: { bucket: 'understudy', key: 'datasets/x/eval.jsonl', sha256: 'b'.repeat(64) },
-        sourceWindow: create(TimeWindowSchema, {
-          startTime: timestampFromDate(new Date('2026-01-01T00:00:00Z')),
-          endTime: timestampFromDate(new Date('2026-01-08T00:00:00Z')),
-        }),
-      }),
-    })
-    .then((r) => ({ dataset: r.dataset! })));
-  v1 = await register();
-  v2 = await register();
+  dataset = await createdDataset(registry, tenantId, taskId);
+  v1 = await registeredOn(registry, dataset);
+  v2 = await registeredOn(registry, dataset);
 });
 
 afterAll(async () => {
@@ -85,22 +69,6 @@ afterAll(async () => {
   await service.stop();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function register(): Promise<ModelVersion> {
-  const { modelVersion } = await registry.registerModelVersion({
-    requestId: randomUUID(),
-    modelVersion: create(ModelVersionSchema, {
-      tenantId,
-      taskId,
-      runId: randomUUID(),
-      datasetId: dataset.datasetId,
-      baseModel: 'tiny-random:llama',
-      adapter: { bucket: 'understudy', prefix: `runs/${randomUUID()}/adapter/` },
-      metrics: { train_loss: 0.5 },
-    }),
-  });
-  return modelVersion!;
-}
 
 /** The CLI as ops runs it, against the registry, for this test's tenant. */
 async function cli(...argv: string[]) {

@@ -275,21 +275,22 @@ describe('promote', () => {
   });
 
   it("prints the registry's refusal with its details and exits 4", async () => {
+    const details = {
+      guardResults: [
+        {
+          guard: 'PRODUCTION needs exact_match >= 0.9',
+          passed: false,
+          violations: ['exact_match is 0.84'],
+        },
+        { guard: 'PRODUCTION needs 1 approval', passed: true, violations: [] },
+      ],
+      stage: 'PRODUCTION',
+    };
     fake.getModelVersion = () => ({ modelVersion: versionOf() });
     fake.getRoutingTable = () => ({ routingTable: { revision: 7n } });
     fake.promoteModelVersion = () => {
       throw new UnderstudyError(ErrorCode.FailedPrecondition, 'promotion guards failed', {
-        details: {
-          guardResults: [
-            {
-              guard: 'PRODUCTION needs exact_match >= 0.9',
-              passed: false,
-              violations: ['exact_match is 0.84'],
-            },
-            { guard: 'PRODUCTION needs 1 approval', passed: true, violations: [] },
-          ],
-          stage: 'PRODUCTION',
-        },
+        details,
       });
     };
     const table = await run(['registry', 'promote', 'mv1', '--to', 'production']);
@@ -309,17 +310,7 @@ describe('promote', () => {
       error: {
         code: 'FAILED_PRECONDITION',
         message: 'promotion guards failed',
-        details: {
-          guardResults: [
-            {
-              guard: 'PRODUCTION needs exact_match >= 0.9',
-              passed: false,
-              violations: ['exact_match is 0.84'],
-            },
-            { guard: 'PRODUCTION needs 1 approval', passed: true, violations: [] },
-          ],
-          stage: 'PRODUCTION',
-        },
+        details,
         statusDetails: [],
       },
     });

@@ -8,5 +8,6 @@ export {
   type Environment,
   type Setting,
 } from './config.js';
+export { parseJsonFile } from './json-file.js';
 export * as env from './types.js';
 export { z } from 'zod';

@@ -7,7 +7,7 @@ import { createClient } from './client.js';
 import { GrpcServer } from './server.js';
 import type { Authorize } from './service-impl.js';
 import { Echo } from './testing/echo.js';
-import { echoImpl, rawEchoImpl, startServer } from './testing/harness.js';
+import { echoImpl, rawEchoImpl, rejection, startServer } from './testing/harness.js';
 
 let server: GrpcServer | undefined;
 const clients: { close(): void }[] = [];
@@ -53,22 +53,13 @@ async function serveEcho(authorize: Authorize, seen: string[] = []) {
   return { client, address: started.address };
 }
 
-async function failure(promise: Promise<unknown>): Promise<UnderstudyError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UnderstudyError);
-  return error as UnderstudyError;
-}
-
 describe('authorize', () => {
   it('sees the decoded request and the principal, and may fill in the request', async () => {
     const seen: string[] = [];
     const { client } = await serveEcho(ownValuesOnly, seen);
     expect((await client.say({ value: 'alice/1' })).value).toBe('alice/1');
     expect((await client.say({ value: '' })).value).toBe('alice');
-    expect(await failure(client.say({ value: 'bob/1' }))).toMatchObject({
+    expect(await rejection(client.say({ value: 'bob/1' }))).toMatchObject({
       code: ErrorCode.PermissionDenied,
       message: 'bob/1 is not yours',
     });
@@ -81,24 +72,24 @@ describe('authorize', () => {
     const repeated: string[] = [];
     for await (const r of client.repeat({ value: 'alice' })) repeated.push(r.value);
     expect(repeated).toEqual(['alice 1', 'alice 2', 'alice 3']);
-    expect(await failure(collect(client.repeat({ value: 'bob' })))).toMatchObject({
+    expect(await rejection(collect(client.repeat({ value: 'bob' })))).toMatchObject({
       code: ErrorCode.PermissionDenied,
     });
 
     expect((await client.join([{ value: 'alice-a' }, { value: '' }])).value).toBe('alice-a alice');
-    expect(await failure(client.join([{ value: 'alice-a' }, { value: 'bob-b' }]))).toMatchObject({
+    expect(await rejection(client.join([{ value: 'alice-a' }, { value: 'bob-b' }]))).toMatchObject({
       code: ErrorCode.PermissionDenied,
       message: 'bob-b is not yours',
     });
     expect(
-      await failure(collect(client.chat([{ value: 'alice' }, { value: 'mallory' }]))),
+      await rejection(collect(client.chat([{ value: 'alice' }, { value: 'mallory' }]))),
     ).toMatchObject({ code: ErrorCode.PermissionDenied });
   });
 
   it('fails closed when it answers a message of another type', async () => {
     const wrongType: Authorize = () => create(Echo.method.last.output, {});
     const { client } = await serveEcho(wrongType);
-    expect(await failure(client.say({ value: 'alice' }))).toMatchObject({
+    expect(await rejection(client.say({ value: 'alice' }))).toMatchObject({
       code: ErrorCode.Internal,
     });
   });

@@ -28,6 +28,7 @@ import {
   encodeString as encode,
   rawEchoImpl,
   recordingLogger,
+  rejection,
   startServer,
 } from './testing/harness.js';
 
@@ -85,15 +86,6 @@ function sayRaw(bytes: Uint8Array): Promise<{ response?: Buffer; error?: Service
       resolve(error ? { error } : { ...(response && { response }) });
     });
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<UnderstudyError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UnderstudyError);
-  return error as UnderstudyError;
 }
 
 /** The google.rpc.Status a failed call carries, with its retry delay if any. */

@@ -9,7 +9,7 @@ import { createClient, type Client } from './client.js';
 import { GrpcServer } from './server.js';
 import type { CallContext, ServiceImpl } from './service-impl.js';
 import { Echo, type EchoService } from './testing/echo.js';
-import { echoImpl, recordingLogger, startServer } from './testing/harness.js';
+import { echoImpl, recordingLogger, rejection, startServer } from './testing/harness.js';
 
 let server: GrpcServer | undefined;
 let client: Client<EchoService> | undefined;
@@ -29,15 +29,6 @@ async function serveEcho(
   server = started.server;
   client = createClient(Echo, started.address);
   return client;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<UnderstudyError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UnderstudyError);
-  return error as UnderstudyError;
 }
 
 /** Resolves with the handler's context once a call has reached it. */

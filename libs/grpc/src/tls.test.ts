@@ -1,11 +1,11 @@
 import { Health, HealthCheckResponse_ServingStatus as Status } from '@understudy/contracts';
-import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { ErrorCode } from '@understudy/errors';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ClientOptions } from './client.js';
 import type { GrpcServer, GrpcTls } from './server.js';
 import type { Authenticate, Peer } from './service-impl.js';
 import { Echo } from './testing/echo.js';
-import { echoImpl, startServer } from './testing/harness.js';
+import { echoImpl, rejection, startServer } from './testing/harness.js';
 import { testAuthority, type KeyPair, type TestAuthority } from './testing.js';
 
 let authority: TestAuthority;
@@ -46,15 +46,6 @@ function echoAt(address: string, options: ClientOptions) {
   return client;
 }
 
-async function failure(promise: Promise<unknown>): Promise<UnderstudyError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UnderstudyError);
-  return error as UnderstudyError;
-}
-
 describe('TLS', () => {
   it('serves clients that trust its CA, and no plaintext or untrusting ones', async () => {
     const address = await serveEcho({ cert: serverPair.cert, key: serverPair.key });
@@ -63,12 +54,12 @@ describe('TLS', () => {
     expect((await trusting.say({ value: 'over tls' })).value).toBe('over tls');
 
     const plaintext = echoAt(address, {});
-    expect(await failure(plaintext.say({ value: 'x' }))).toMatchObject({
+    expect(await rejection(plaintext.say({ value: 'x' }))).toMatchObject({
       code: ErrorCode.Unavailable,
     });
     // The system's roots do not include the test CA.
     const untrusting = echoAt(address, { tls: {} });
-    expect(await failure(untrusting.say({ value: 'x' }))).toMatchObject({
+    expect(await rejection(untrusting.say({ value: 'x' }))).toMatchObject({
       code: ErrorCode.Unavailable,
     });
   });
@@ -116,7 +107,7 @@ describe('mutual TLS', () => {
       clientCa: authority.ca,
     });
     const without = echoAt(address, { tls: { ca: authority.ca } });
-    expect(await failure(without.say({ value: 'x' }))).toMatchObject({
+    expect(await rejection(without.say({ value: 'x' }))).toMatchObject({
       code: ErrorCode.Unavailable,
     });
 
@@ -124,7 +115,7 @@ describe('mutual TLS', () => {
     try {
       const foreign = await stranger.client({ commonName: 'intruder' });
       const client = echoAt(address, { tls: { ca: authority.ca, ...foreign } });
-      expect(await failure(client.say({ value: 'x' }))).toMatchObject({
+      expect(await rejection(client.say({ value: 'x' }))).toMatchObject({
         code: ErrorCode.Unavailable,
       });
     } finally {

@@ -1,6 +1,5 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import { env, setting, z } from '@understudy/config';
-import { ErrorCode, UnderstudyError } from '@understudy/errors';
+import { env, parseJsonFile, setting, z } from '@understudy/config';
 import { readMountedFile } from './mounted-file.js';
 
 /**
@@ -103,24 +102,8 @@ export class ContentKeyring {
    * names it in errors, which name entries and fields but never a key.
    */
   static parse(json: string, source: string): ContentKeyring {
-    let document: unknown;
-    try {
-      document = JSON.parse(json);
-    } catch {
-      // No cause: JSON.parse's message quotes the text around the mistake, which may be a key.
-      throw new UnderstudyError(ErrorCode.InvalidArgument, `${source} is not JSON`);
-    }
-    const parsed = keysFile.safeParse(document);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map(
-        (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
-      );
-      throw new UnderstudyError(
-        ErrorCode.InvalidArgument,
-        `${source} is not a content keys file: ${problems.join('; ')}`,
-      );
-    }
-    const keys = parsed.data.map(({ tenant, keyId, key, active }): ContentKey => ({
+    const entries = parseJsonFile(json, source, keysFile, 'a content keys file');
+    const keys = entries.map(({ tenant, keyId, key, active }): ContentKey => ({
       tenant,
       keyId,
       key: createSecretKey(Buffer.from(key, 'base64')),

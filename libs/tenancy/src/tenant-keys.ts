@@ -1,4 +1,4 @@
-import { z } from '@understudy/config';
+import { parseJsonFile, z } from '@understudy/config';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { DigestMatcher, sha256Hex } from './digests.js';
 import { readMountedFile } from './mounted-file.js';
@@ -39,31 +39,14 @@ export class TenantKeys {
 
   /**
    * Parses `[{ "tenant": "...", "sha256": "<hex of the key>", "limits"?: {...} }]`; `source`
-   * names it in errors. A tenant with several keys may set its limits on any of their entries,
+   * names it in errors, which never echo its content. A tenant with several keys may set its limits on any of their entries,
    * but entries must not disagree.
    */
   static parse(json: string, source: string): TenantKeys {
-    let document: unknown;
-    try {
-      document = JSON.parse(json);
-    } catch (error) {
-      throw new UnderstudyError(ErrorCode.InvalidArgument, `${source} is not JSON`, {
-        cause: error,
-      });
-    }
-    const parsed = keysFile.safeParse(document);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map(
-        (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
-      );
-      throw new UnderstudyError(
-        ErrorCode.InvalidArgument,
-        `${source} is not a tenant keys file: ${problems.join('; ')}`,
-      );
-    }
+    const entries = parseJsonFile(json, source, keysFile, 'a tenant keys file');
     return new TenantKeys(
-      new DigestMatcher(parsed.data.map(({ tenant, sha256 }) => [sha256, tenant] as const)),
-      limitsByTenant(parsed.data, source),
+      new DigestMatcher(entries.map(({ tenant, sha256 }) => [sha256, tenant] as const)),
+      limitsByTenant(entries, source),
     );
   }
 

@@ -3,7 +3,7 @@
  * bundled and run as processes, a bearer token it accepts, and the machine's description.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,13 +24,14 @@ import {
   startRegistryProcess,
   type RegistryProcess,
 } from '../src/testing/registry-process.int.ts';
+import { rounded } from './stats.ts';
 
 export const registryRoot = fileURLToPath(new URL('..', import.meta.url));
 
 export type RegistryClient = Client<typeof ModelRegistryService>;
 
 /** Progress lines on stderr, stamped with the seconds since the bench started. */
-export function progressLine(): (message: string) => void {
+function progressLine(): (message: string) => void {
   const started = Date.now();
   return (message) => {
     const seconds = ((Date.now() - started) / 1000).toFixed(0).padStart(5);
@@ -38,7 +39,7 @@ export function progressLine(): (message: string) => void {
   };
 }
 
-export interface Machine {
+interface Machine {
   readonly cpu: string;
   readonly cores: number;
   readonly memoryGiB: number;
@@ -49,7 +50,7 @@ export interface Machine {
   readonly loadAverageAtStart: readonly number[];
 }
 
-export function describeMachine(): Machine {
+function describeMachine(): Machine {
   const git = (...args: string[]) =>
     execFileSync('git', args, { cwd: registryRoot, encoding: 'utf8' }).trim();
   return {
@@ -63,12 +64,38 @@ export function describeMachine(): Machine {
   };
 }
 
-/** A folder for this run's logs and results: bench/dist/<name>-<time>/. */
-export async function runFolder(name: string): Promise<string> {
+/** One run of a benchmark: where it reports progress, and its folder for logs and results. */
+export interface Run {
+  readonly progress: (message: string) => void;
+  /** bench/dist/<name>-<time>/. */
+  readonly outDir: string;
+  /**
+   * Writes results.json: the machine (with its load average at the end), then `results`;
+   * returns its path.
+   */
+  writeResults(results: Readonly<Record<string, unknown>>): Promise<string>;
+}
+
+/** Starts a run of the benchmark `name`: its folder, and a first line naming the machine. */
+export async function startRun(name: string): Promise<Run> {
+  const progress = progressLine();
+  const machine = describeMachine();
   const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
-  const dir = join(registryRoot, 'bench', 'dist', `${name}-${stamp}`);
-  await mkdir(dir, { recursive: true });
-  return dir;
+  const outDir = join(registryRoot, 'bench', 'dist', `${name}-${stamp}`);
+  await mkdir(outDir, { recursive: true });
+  progress(
+    `${machine.cpu} × ${String(machine.cores)}, load ${machine.loadAverageAtStart.join(' ')}`,
+  );
+  return {
+    progress,
+    outDir,
+    async writeResults(results) {
+      const file = join(outDir, 'results.json');
+      const atEnd = { ...machine, loadAverageAtEnd: loadavg().map((l) => rounded(l)) };
+      await writeFile(file, JSON.stringify({ machine: atEnd, ...results }, null, 2));
+      return file;
+    },
+  };
 }
 
 export interface Bed {

@@ -16,16 +16,11 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ghzBinary, GHZ_VERSION } from '@understudy/testbed';
-import {
-  describeMachine,
-  progressLine,
-  runFolder,
-  startBed,
-  type RegistryClient,
-} from './bench-bed.ts';
+import { promoteToProduction } from '../src/testing/fixtures.ts';
+import { startBed, startRun, type RegistryClient } from './bench-bed.ts';
 import { ghz, type GhzSummary } from './ghz.ts';
 import { median, rounded } from './stats.ts';
-import { inParallel, promoteToProduction, seedTask } from './seed.ts';
+import { inParallel, seedTask } from './seed.ts';
 
 const { values } = parseArgs({
   options: {
@@ -51,10 +46,8 @@ const settings = {
   ghz: GHZ_VERSION,
 };
 
-const progress = progressLine();
-const machine = describeMachine();
-const outDir = await runFolder('get-list');
-progress(`${machine.cpu} × ${String(machine.cores)}, load ${machine.loadAverageAtStart.join(' ')}`);
+const run = await startRun('get-list');
+const { progress, outDir } = run;
 const ghzPath = await ghzBinary(progress);
 const bed = await startBed(outDir, progress);
 
@@ -67,7 +60,7 @@ async function seed(client: RegistryClient) {
   const versions = await inParallel(tasks, 4, async ({ tenantId, taskId }) => {
     const registered = await seedTask(client, tenantId, taskId, settings.versionsPerTask);
     const [first] = registered;
-    if (first !== undefined) await promoteToProduction(client, first);
+    if (first !== undefined) await promoteToProduction(client, first, 'benchmark');
     return registered;
   });
   return { tenantIds: [...new Set(tasks.map((t) => t.tenantId))], versions: versions.flat() };
@@ -179,13 +172,7 @@ try {
     const knee = byConcurrency.find((s) => s.requestsPerSecond >= 0.9 * best);
     return { method, steps: byConcurrency, knee };
   });
-  const results = {
-    machine: { ...machine, loadAverageAtEnd: loadavg().map((l) => rounded(l)) },
-    settings,
-    summary,
-    runs: steps,
-  };
-  await writeFile(join(outDir, 'results.json'), JSON.stringify(results, null, 2));
+  const resultsFile = await run.writeResults({ settings, summary, runs: steps });
   for (const { method, steps: rows, knee } of summary) {
     console.log(`\n${method} (medians of ${String(settings.repeats)} runs)`);
     console.log(
@@ -201,7 +188,7 @@ try {
       );
     }
   }
-  progress(`results in ${join(outDir, 'results.json')}`);
+  progress(`results in ${resultsFile}`);
 } finally {
   await bed.stop();
 }

@@ -1,13 +1,8 @@
 /** Registry contents for the benchmarks, made through its own RPCs. */
 import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
-import {
-  AdapterArtifactSchema,
-  ModelStage,
-  ModelVersionSchema,
-  type ModelVersion,
-} from '@understudy/contracts';
-import { datasetOf } from '../src/testing/fixtures.ts';
+import { AdapterArtifactSchema, type ModelVersion } from '@understudy/contracts';
+import { createdDataset, registeredOn } from '../src/testing/fixtures.ts';
 import type { RegistryClient } from './bench-bed.ts';
 
 /** A new task of `tenantId` with a dataset and `versions` registered versions of it. */
@@ -17,19 +12,11 @@ export async function seedTask(
   taskId: string,
   versions: number,
 ): Promise<ModelVersion[]> {
-  const { dataset } = await client.createDataset({
-    requestId: randomUUID(),
-    dataset: datasetOf(tenantId, taskId),
-  });
+  const dataset = await createdDataset(client, tenantId, taskId);
   const registered: ModelVersion[] = [];
   for (let i = 0; i < versions; i += 1) {
-    const { modelVersion } = await client.registerModelVersion({
-      requestId: randomUUID(),
-      modelVersion: create(ModelVersionSchema, {
-        tenantId,
-        taskId,
-        runId: randomUUID(),
-        datasetId: dataset?.datasetId ?? '',
+    registered.push(
+      await registeredOn(client, dataset, {
         baseModel: 'Qwen/Qwen2.5-0.5B-Instruct',
         adapter: create(AdapterArtifactSchema, {
           bucket: 'understudy',
@@ -38,27 +25,9 @@ export async function seedTask(
         metrics: { train_loss: 0.4, exact_match: 0.93 },
         labels: { team: 'support' },
       }),
-    });
-    if (modelVersion === undefined) throw new Error('RegisterModelVersion returned no version');
-    registered.push(modelVersion);
+    );
   }
   return registered;
-}
-
-/** Promotes `version` straight to production; returns the routing table revision it made. */
-export async function promoteToProduction(
-  client: RegistryClient,
-  version: ModelVersion,
-): Promise<bigint> {
-  const { revision } = await client.promoteModelVersion({
-    requestId: randomUUID(),
-    tenantId: version.tenantId,
-    modelVersionId: version.modelVersionId,
-    targetStage: ModelStage.PRODUCTION,
-    etag: version.etag,
-    reason: 'benchmark',
-  });
-  return revision;
 }
 
 /** Runs `work` over `items`, `parallel` at a time. */

@@ -11,22 +11,15 @@
  * Writes the registries' logs and results.json under bench/dist/watch-fanout-<time>/.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ModelVersion } from '@understudy/contracts';
-import {
-  describeMachine,
-  progressLine,
-  runFolder,
-  startBed,
-  type RegistryClient,
-} from './bench-bed.ts';
+import { promoteToProduction } from '../src/testing/fixtures.ts';
+import { startBed, startRun, type RegistryClient } from './bench-bed.ts';
 import { median, percentile, rounded } from './stats.ts';
-import { inParallel, promoteToProduction, seedTask } from './seed.ts';
+import { inParallel, seedTask } from './seed.ts';
 import type { FromSubscribers, SubscriberOptions } from './watch-protocol.ts';
 
 const { values } = parseArgs({
@@ -139,11 +132,9 @@ interface Sample {
 }
 
 const now = () => performance.timeOrigin + performance.now();
-const progress = progressLine();
-const machine = describeMachine();
-const outDir = await runFolder('watch-fanout');
-progress(`${machine.cpu} × ${String(machine.cores)}, load ${machine.loadAverageAtStart.join(' ')}`);
-const bed = await startBed(outDir, progress);
+const run = await startRun('watch-fanout');
+const { progress } = run;
+const bed = await startBed(run.outDir, progress);
 let subscribers: Subscribers | undefined;
 try {
   const env = { UNDERSTUDY_ROUTING_POLL_MS: String(settings.routingPollMs) };
@@ -185,7 +176,7 @@ try {
         const version = versions.pop();
         if (version === undefined) throw new Error('ran out of versions');
         const called = now();
-        const revision = await promoteToProduction(clients[mode], version);
+        const revision = await promoteToProduction(clients[mode], version, 'benchmark');
         const returned = now();
         const { first, last } = await subscribers.receipts(revision);
         samples.push({
@@ -246,14 +237,7 @@ try {
       runs,
     };
   });
-  const results = {
-    machine: { ...machine, loadAverageAtEnd: loadavg().map((l) => rounded(l)) },
-    settings,
-    summary,
-    costs,
-    samples,
-  };
-  await writeFile(join(outDir, 'results.json'), JSON.stringify(results, null, 2));
+  const resultsFile = await run.writeResults({ settings, summary, costs, samples });
   console.log(
     `\nTime from the Promote RPC's return to the last of ${String(settings.subscribers)} ` +
       `subscribers (medians of ${String(settings.repeats)} runs of ` +
@@ -271,7 +255,7 @@ try {
         `${String(row.loadAverage)} |`,
     );
   }
-  progress(`results in ${join(outDir, 'results.json')}`);
+  progress(`results in ${resultsFile}`);
 } finally {
   subscribers?.stop();
   await bed.stop();

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import {
@@ -21,7 +21,6 @@ import {
   TaskEventSchema,
   TaskSchema,
   TaskState,
-  TimeWindowSchema,
   TrainingRunEventSchema,
   TrainingRunSchema,
   TrainingRunState,
@@ -39,6 +38,7 @@ import { postgresUrl, type RunningService } from '@understudy/service';
 import { createDatabase, uniqueName } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
+import { createdDataset, datasetOf, modelVersionOf, registeredOn } from './testing/fixtures.js';
 import { testToken } from './testing/principals.js';
 import { startRegistry } from './testing/start.js';
 
@@ -49,7 +49,6 @@ import { startRegistry } from './testing/start.js';
  */
 
 type TaskInit = MessageInitShape<typeof TaskSchema>;
-type ModelVersionInit = MessageInitShape<typeof ModelVersionSchema>;
 
 let service: RunningService<typeof settings>;
 let registry: Client<typeof ModelRegistryService>;
@@ -117,57 +116,6 @@ function taskOf(tenantId: string, taskId: string, fields: TaskInit = {}): Task {
     revision: 1n,
     ...fields,
   });
-}
-
-function datasetOf(tenantId: string, taskId: string): Dataset {
-  const datasetId = randomUUID();
-  const ref = (split: string) =>
-    create(ObjectRefSchema, {
-      bucket: 'datasets',
-      key: `${tenantId}/${taskId}/${datasetId}/${split}.jsonl`,
-      sha256: createHash('sha256').update(`${datasetId}/${split}`).digest('hex'),
-    });
-  return create(DatasetSchema, {
-    datasetId,
-    tenantId,
-    taskId,
-    train: ref('train'),
-    eval: ref('eval'),
-    trainExampleCount: 80n,
-    evalExampleCount: 20n,
-    sourceWindow: create(TimeWindowSchema, { startTime: day(1), endTime: day(8) }),
-  });
-}
-
-async function createdDataset(tenantId: string, taskId: string): Promise<Dataset> {
-  const { dataset } = await registry.createDataset({
-    requestId: randomUUID(),
-    dataset: datasetOf(tenantId, taskId),
-  });
-  if (dataset === undefined) throw new Error('no dataset');
-  return dataset;
-}
-
-function versionOf(dataset: Dataset, fields: ModelVersionInit = {}): ModelVersion {
-  return create(ModelVersionSchema, {
-    tenantId: dataset.tenantId,
-    taskId: dataset.taskId,
-    runId: randomUUID(),
-    datasetId: dataset.datasetId,
-    baseModel: 'tiny-random:llama',
-    adapter: create(AdapterArtifactSchema, { bucket: 'understudy', prefix: 'runs/x/adapter/' }),
-    metrics: { train_loss: 0.5 },
-    ...fields,
-  });
-}
-
-async function registered(dataset: Dataset, fields: ModelVersionInit = {}) {
-  const { modelVersion } = await registry.registerModelVersion({
-    requestId: randomUUID(),
-    modelVersion: versionOf(dataset, fields),
-  });
-  if (modelVersion === undefined) throw new Error('no model version');
-  return modelVersion;
 }
 
 /** Every page of a list, following next_page_token. */
@@ -291,7 +239,7 @@ describe('registry records on PostgreSQL and Kafka', () => {
     const taskId = uniqueName('task');
     const originals: string[] = [];
     for (let index = 0; index < 9; index += 1) {
-      originals.push((await createdDataset(tenantId, taskId)).datasetId);
+      originals.push((await createdDataset(registry, tenantId, taskId)).datasetId);
     }
     const datasets = (orderBy: string, between: () => Promise<unknown>) =>
       everyPage(async (pageToken) => {
@@ -311,8 +259,8 @@ describe('registry records on PostgreSQL and Kafka', () => {
     const addTwo = async () => {
       // Between the first pages only: oldest first, the reader would never catch up otherwise.
       if (added.length >= 6) return;
-      added.push((await createdDataset(tenantId, taskId)).datasetId);
-      added.push((await createdDataset(tenantId, taskId)).datasetId);
+      added.push((await createdDataset(registry, tenantId, taskId)).datasetId);
+      added.push((await createdDataset(registry, tenantId, taskId)).datasetId);
     };
     const newestFirst = (await datasets('', addTwo)).map((dataset) => dataset.datasetId);
     expect(newestFirst).toEqual([...originals].reverse());
@@ -328,14 +276,14 @@ describe('registry records on PostgreSQL and Kafka', () => {
     );
 
     // Concurrent writers while model versions are paged in `created_at` order.
-    const dataset = await createdDataset(tenantId, taskId);
+    const dataset = await createdDataset(registry, tenantId, taskId);
     const existing: string[] = [];
     for (let index = 0; index < 8; index += 1) {
-      existing.push((await registered(dataset)).modelVersionId);
+      existing.push((await registeredOn(registry, dataset)).modelVersionId);
     }
     // A writer registering while the reader pages, each at its own pace.
     const writer = (async () => {
-      for (let index = 0; index < 12; index += 1) await registered(dataset);
+      for (let index = 0; index < 12; index += 1) await registeredOn(registry, dataset);
     })();
     const read = await everyPage(async (pageToken) => {
       const page = await registry.listModelVersions({
@@ -367,10 +315,10 @@ describe('registry records on PostgreSQL and Kafka', () => {
   it('registers once per request id, with lineage checks and the artifact described', async () => {
     const tenantId = uniqueName('tenant');
     const taskId = uniqueName('task');
-    const dataset = await createdDataset(tenantId, taskId);
+    const dataset = await createdDataset(registry, tenantId, taskId);
     const file = (key: string, sizeBytes: bigint) =>
       create(ObjectRefSchema, { bucket: 'understudy', key, sizeBytes, sha256: 'ef'.repeat(32) });
-    const input = versionOf(dataset, {
+    const input = modelVersionOf(dataset, {
       adapter: create(AdapterArtifactSchema, {
         bucket: 'understudy',
         prefix: 'runs/x/adapter/',
@@ -415,22 +363,22 @@ describe('registry records on PostgreSQL and Kafka', () => {
     expect(read).toEqual(modelVersion);
 
     // The dataset must be the registry's, and of the same task; the run may not be known yet.
-    const unknown = versionOf(dataset, { datasetId: randomUUID() });
+    const unknown = modelVersionOf(dataset, { datasetId: randomUUID() });
     await expect(
       registry.registerModelVersion({ requestId: randomUUID(), modelVersion: unknown }),
     ).rejects.toMatchObject({ code: ErrorCode.FailedPrecondition });
-    const elsewhere = await createdDataset(uniqueName('tenant'), taskId);
+    const elsewhere = await createdDataset(registry, uniqueName('tenant'), taskId);
     await expect(
       registry.registerModelVersion({
         requestId: randomUUID(),
-        modelVersion: versionOf(dataset, { datasetId: elsewhere.datasetId }),
+        modelVersion: modelVersionOf(dataset, { datasetId: elsewhere.datasetId }),
       }),
     ).rejects.toMatchObject({ code: ErrorCode.FailedPrecondition });
-    const otherTask = await createdDataset(tenantId, uniqueName('task'));
+    const otherTask = await createdDataset(registry, tenantId, uniqueName('task'));
     await expect(
       registry.registerModelVersion({
         requestId: randomUUID(),
-        modelVersion: versionOf(dataset, { datasetId: otherTask.datasetId }),
+        modelVersion: modelVersionOf(dataset, { datasetId: otherTask.datasetId }),
       }),
     ).rejects.toMatchObject({ code: ErrorCode.FailedPrecondition });
 
@@ -454,10 +402,14 @@ describe('registry records on PostgreSQL and Kafka', () => {
 
   it('updates description and labels under an etag, with an event and an audit entry', async () => {
     const tenantId = uniqueName('tenant');
-    const version = await registered(await createdDataset(tenantId, uniqueName('task')), {
-      description: 'first cut',
-      labels: { team: 'billing' },
-    });
+    const version = await registeredOn(
+      registry,
+      await createdDataset(registry, tenantId, uniqueName('task')),
+      {
+        description: 'first cut',
+        labels: { team: 'billing' },
+      },
+    );
     const update = (fields: Partial<ModelVersion>, paths: string[]) =>
       registry.updateModelVersion({
         modelVersion: create(ModelVersionSchema, { ...version, ...fields }),
@@ -539,9 +491,13 @@ describe('registry records on PostgreSQL and Kafka', () => {
     // Each source task got a dataset, a run and a version before the merge.
     const built = new Map<string, { dataset: Dataset; version: ModelVersion; runId: string }>();
     for (const taskId of [a, b]) {
-      const dataset = await createdDataset(tenantId, taskId);
+      const dataset = await createdDataset(registry, tenantId, taskId);
       const runId = randomUUID();
-      built.set(taskId, { dataset, runId, version: await registered(dataset, { runId }) });
+      built.set(taskId, {
+        dataset,
+        runId,
+        version: await registeredOn(registry, dataset, { runId }),
+      });
     }
     const ofA = built.get(a);
     const ofB = built.get(b);
@@ -638,8 +594,8 @@ describe('registry records on PostgreSQL and Kafka', () => {
         value: { sourceTaskIds: [a, b], task: taskOf(tenantId, merged) },
       }),
     );
-    const mergedDataset = await createdDataset(tenantId, merged);
-    const mergedVersion = await registered(mergedDataset);
+    const mergedDataset = await createdDataset(registry, tenantId, merged);
+    const mergedVersion = await registeredOn(registry, mergedDataset);
     await peer.publish(
       topics.tasks,
       taskEvent(tenantId, {
@@ -647,7 +603,10 @@ describe('registry records on PostgreSQL and Kafka', () => {
         value: { sourceTaskId: merged, tasks: [taskOf(tenantId, left), taskOf(tenantId, right)] },
       }),
     );
-    const leftVersion = await registered(await createdDataset(tenantId, left));
+    const leftVersion = await registeredOn(
+      registry,
+      await createdDataset(registry, tenantId, left),
+    );
 
     const lineage = (taskId: string, includePredecessors: boolean) =>
       registry.getTaskLineage({ tenantId, taskId, includePredecessors });

@@ -1,25 +1,18 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
-  AdapterArtifactSchema,
-  DatasetSchema,
   EventMetaSchema,
   type ModelRegistryService,
   ModelStage,
-  ModelVersionSchema,
-  ObjectRefSchema,
   TaskEventSchema,
   TaskSchema,
   TaskState,
-  TimeWindowSchema,
   TrainingRunEventSchema,
   TrainingRunSchema,
   TrainingRunState,
   type ModelVersion,
   type ModelVersionEvent,
   type RouteEvent,
-  type WatchRoutingTableResponse,
 } from '@understudy/contracts';
 import { ErrorCode } from '@understudy/errors';
 import type { Client } from '@understudy/grpc';
@@ -28,6 +21,7 @@ import { postgresUrl, type RunningService } from '@understudy/service';
 import { createDatabase, uniqueName } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
+import { collect, datasetOf, registeredOn, registeredVersion } from './testing/fixtures.js';
 import { startRegistry } from './testing/start.js';
 
 let service: RunningService<typeof settings>;
@@ -63,69 +57,9 @@ afterAll(async () => {
   await service.stop();
 });
 
-function datasetOf(tenantId: string, taskId: string) {
-  const datasetId = randomUUID();
-  const ref = (split: string) =>
-    create(ObjectRefSchema, {
-      bucket: 'datasets',
-      key: `${tenantId}/${taskId}/${datasetId}/${split}.jsonl`,
-      sha256: createHash('sha256').update(split).digest('hex'),
-    });
-  return create(DatasetSchema, {
-    datasetId,
-    tenantId,
-    taskId,
-    train: ref('train'),
-    eval: ref('eval'),
-    trainExampleCount: 80n,
-    evalExampleCount: 20n,
-    sourceWindow: create(TimeWindowSchema, {
-      startTime: timestampFromDate(new Date('2026-01-01T00:00:00Z')),
-      endTime: timestampFromDate(new Date('2026-01-08T00:00:00Z')),
-    }),
-  });
-}
-
-async function registered(
-  tenantId: string,
-  taskId: string,
-  fields: { datasetId?: string; runId?: string; labels?: Record<string, string> } = {},
-): Promise<ModelVersion> {
-  // A version is registered for a dataset the registry holds.
-  const datasetId =
-    fields.datasetId ??
-    (
-      await registry.createDataset({
-        requestId: randomUUID(),
-        dataset: datasetOf(tenantId, taskId),
-      })
-    ).dataset?.datasetId ??
-    '';
-  const { modelVersion } = await registry.registerModelVersion({
-    requestId: randomUUID(),
-    modelVersion: create(ModelVersionSchema, {
-      tenantId,
-      taskId,
-      runId: fields.runId ?? randomUUID(),
-      datasetId,
-      baseModel: 'tiny-random:llama',
-      adapter: create(AdapterArtifactSchema, { bucket: 'understudy', prefix: 'runs/x/adapter/' }),
-      metrics: { train_loss: 0.5 },
-      labels: fields.labels ?? {},
-    }),
-  });
-  if (modelVersion === undefined) throw new Error('no model version');
-  return modelVersion;
-}
-
-/** Reads a stream into an array that fills as messages arrive. */
-function collect(stream: AsyncIterable<WatchRoutingTableResponse>): WatchRoutingTableResponse[] {
-  const seen: WatchRoutingTableResponse[] = [];
-  void (async () => {
-    for await (const message of stream) seen.push(message);
-  })().catch(() => undefined);
-  return seen;
-}
+/** A new dataset of the task and a version trained on it, at REGISTERED. */
+const registered = async (tenantId: string, taskId: string): Promise<ModelVersion> =>
+  (await registeredVersion(registry, tenantId, taskId)).modelVersion;
 
 describe('model registry on PostgreSQL and Kafka', () => {
   it('registers, promotes, serves the routing table and streams the change to watchers', async () => {
@@ -191,7 +125,7 @@ describe('model registry on PostgreSQL and Kafka', () => {
       }),
     );
 
-    const version = await registered(tenantId, taskId, { datasetId: dataset.datasetId, runId });
+    const version = await registeredOn(registry, dataset, { runId });
     expect(version).toMatchObject({ stage: ModelStage.REGISTERED, version: 1, trafficPercent: 0 });
 
     const watch = collect(registry.watchRoutingTable({ tenantId }, { timeoutMs: Infinity }));
@@ -426,7 +360,7 @@ describe('model registry on PostgreSQL and Kafka', () => {
     const taskId = uniqueName('task');
     const dataset = datasetOf(owner, taskId);
     await registry.createDataset({ requestId: randomUUID(), dataset });
-    const version = await registered(owner, taskId, { datasetId: dataset.datasetId });
+    const version = await registeredOn(registry, dataset);
     await registry.promoteModelVersion({
       requestId: randomUUID(),
       tenantId: owner,

@@ -3,22 +3,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, getOption, type DescMethod, type MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   AccessRole,
-  DatasetSchema,
   DatasetSplit,
   EvaluationKind,
   EvaluationVerdict,
   EventMetaSchema,
   ModelRegistryService,
   ModelStage,
-  ObjectRefSchema,
   required_role,
   TaskEventSchema,
   TaskSchema,
   TaskState,
-  type Dataset,
   type ModelVersion,
   type WatchRoutingTableResponse,
 } from '@understudy/contracts';
@@ -31,6 +27,7 @@ import { createLogger, startTelemetry, type Telemetry } from '@understudy/teleme
 import { createDatabase, uniqueName } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { roleName } from './auth/caller.js';
+import { datasetOf } from './testing/fixtures.js';
 import { testToken } from './testing/principals.js';
 import { startRegistry, type TestRegistry } from './testing/start.js';
 
@@ -281,29 +278,6 @@ describe('every registry method', () => {
     },
   );
 });
-
-function datasetOf(tenantId: string, taskId: string): Dataset {
-  const datasetId = randomUUID();
-  const ref = (split: string) =>
-    create(ObjectRefSchema, {
-      bucket: 'datasets',
-      key: `${tenantId}/${taskId}/${datasetId}/${split}.jsonl`,
-      sha256: createHash('sha256').update(split).digest('hex'),
-    });
-  return create(DatasetSchema, {
-    datasetId,
-    tenantId,
-    taskId,
-    train: ref('train'),
-    eval: ref('eval'),
-    trainExampleCount: 80n,
-    evalExampleCount: 20n,
-    sourceWindow: {
-      startTime: timestampFromDate(new Date('2026-01-01T00:00:00Z')),
-      endTime: timestampFromDate(new Date('2026-01-08T00:00:00Z')),
-    },
-  });
-}
 
 /** Reads a stream into an array that fills as messages arrive, until `signal` aborts. */
 function collect(stream: AsyncIterable<WatchRoutingTableResponse>): WatchRoutingTableResponse[] {

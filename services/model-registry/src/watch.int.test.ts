@@ -1,13 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  ModelRegistryService,
-  ModelStage,
-  type WatchRoutingTableResponse,
-} from '@understudy/contracts';
+import { ModelRegistryService, type WatchRoutingTableResponse } from '@understudy/contracts';
 import { createClient, type Client } from '@understudy/grpc';
 import { postgresUrl, type RunningService } from '@understudy/service';
 import { createDatabase, uniqueName, type ServiceProcess } from '@understudy/testbed';
@@ -15,7 +10,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
 import { RoutingWatch } from './domain/routing-watch.js';
-import { registeredVersion } from './testing/fixtures.js';
+import { collect, promoteToProduction, registeredVersion } from './testing/fixtures.js';
 import { writePrincipalsFile } from './testing/principals.js';
 import { buildRegistry, startRegistryProcess } from './testing/registry-process.int.js';
 import { startRegistry } from './testing/start.js';
@@ -100,25 +95,8 @@ async function routingChangeStatements(): Promise<number> {
 
 /** Registers a version on `client` and promotes it to production; returns the new revision. */
 async function promoted(client: RegistryClient, tenantId: string): Promise<bigint> {
-  const { modelVersion: version } = await registeredVersion(client, tenantId, uniqueName('task'));
-  const { revision } = await client.promoteModelVersion({
-    requestId: randomUUID(),
-    tenantId,
-    modelVersionId: version.modelVersionId,
-    targetStage: ModelStage.PRODUCTION,
-    etag: version.etag,
-    reason: 'watch test',
-  });
-  return revision;
-}
-
-/** Reads a stream into an array that fills as messages arrive. */
-function collect(stream: AsyncIterable<WatchRoutingTableResponse>): WatchRoutingTableResponse[] {
-  const seen: WatchRoutingTableResponse[] = [];
-  void (async () => {
-    for await (const message of stream) seen.push(message);
-  })().catch(() => undefined);
-  return seen;
+  const { modelVersion } = await registeredVersion(client, tenantId, uniqueName('task'));
+  return promoteToProduction(client, modelVersion, 'watch test');
 }
 
 function watch(client: RegistryClient, tenantId: string, fromRevision = 0n) {
@@ -136,14 +114,7 @@ describe('routing table watch across replicas', () => {
     const seen = watch(a.client, tenantId);
     await expect.poll(() => seen.length).toBe(1);
 
-    const { revision } = await b.client.promoteModelVersion({
-      requestId: randomUUID(),
-      tenantId,
-      modelVersionId: version.modelVersionId,
-      targetStage: ModelStage.PRODUCTION,
-      etag: version.etag,
-      reason: 'watch test',
-    });
+    const revision = await promoteToProduction(b.client, version, 'watch test');
     const returned = performance.now();
     await expect.poll(() => seen.length, { timeout: 5_000, interval: 5 }).toBe(2);
     const latencyMs = performance.now() - returned;
@@ -186,14 +157,7 @@ describe('routing table watch across replicas', () => {
     await expect.poll(() => watchers.every((seen) => seen.length === 1)).toBe(true);
     const before = await routingChangeStatements();
 
-    await a.client.promoteModelVersion({
-      requestId: randomUUID(),
-      tenantId,
-      modelVersionId: version.modelVersionId,
-      targetStage: ModelStage.PRODUCTION,
-      etag: version.etag,
-      reason: 'watch test',
-    });
+    await promoteToProduction(a.client, version, 'watch test');
     const returned = performance.now();
     await expect
       .poll(() => watchers.every((seen) => seen.length === 2), { timeout: 5_000, interval: 5 })

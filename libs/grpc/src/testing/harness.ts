@@ -2,6 +2,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { StringValueSchema } from '@bufbuild/protobuf/wkt';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import type { Logger } from '@understudy/telemetry';
+import { expect } from 'vitest';
 import type { RawServiceImpl, ServiceImpl } from '../service-impl.js';
 import { GrpcServer, type GrpcServerOptions } from '../server.js';
 import { Echo, type EchoService } from './echo.js';
@@ -61,6 +62,16 @@ export const rawEchoImpl: RawServiceImpl<EchoService> = {
   },
   last: () => toBinary(tick, create(tick, { note: 'now' })),
 };
+
+/** The UnderstudyError a call failed with; fails the test if it succeeded or failed otherwise. */
+export async function rejection(promise: Promise<unknown>): Promise<UnderstudyError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UnderstudyError);
+  return error as UnderstudyError;
+}
 
 /** A server on loopback with a system-picked port, and the address a client dials. */
 export async function startServer(

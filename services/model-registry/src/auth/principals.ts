@@ -1,5 +1,5 @@
 import type { PeerCertificate } from 'node:tls';
-import { z } from '@understudy/config';
+import { parseJsonFile, z } from '@understudy/config';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { DigestMatcher, readMountedFile, sha256Hex } from '@understudy/tenancy';
 import { allTenants, RegistryCaller, roleNames } from './caller.js';
@@ -44,25 +44,7 @@ export class Principals {
    * `source` names it in errors, which never echo its content.
    */
   static parse(json: string, source: string): Principals {
-    let document: unknown;
-    try {
-      document = JSON.parse(json);
-    } catch (error) {
-      throw new UnderstudyError(ErrorCode.InvalidArgument, `${source} is not JSON`, {
-        cause: error,
-      });
-    }
-    const parsed = principalsFile.safeParse(document);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map(
-        (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
-      );
-      throw new UnderstudyError(
-        ErrorCode.InvalidArgument,
-        `${source} is not a principals file: ${problems.join('; ')}`,
-      );
-    }
-    const entries = parsed.data;
+    const entries = parseJsonFile(json, source, principalsFile, 'a principals file');
     refuseDuplicates(entries, source);
     const callers = entries.map(
       (entry) => [entry, new RegistryCaller(entry.subject, entry.roles, entry.tenants)] as const,

@@ -21,7 +21,7 @@ import { registered, updated } from '../domain/events.js';
 import { inChange, type Actor } from './changes.js';
 import { DatasetRow, ModelVersionRow, TrainingRunRow } from './entities.js';
 import { keysetPage } from './keyset.js';
-import { lockTask, nextVersion } from './locks.js';
+import { lockModelVersion, lockTask, nextVersion } from './locks.js';
 import { etagOf, jsonOf, modelVersionOf } from './mapping.js';
 
 export interface ModelVersionQuery extends PageRequest {
@@ -175,39 +175,23 @@ export class ModelVersionStore {
       'model_version.model_version_id': modelVersionId,
     });
     const fields = maskedFields(input.paths, updatable);
-    const located = await this.dataSource.manager
-      .findOne(ModelVersionRow, { where: { tenantId, modelVersionId }, select: { taskId: true } })
-      .catch(rethrow);
-    if (located === null) throw notFound('model version', modelVersionId);
     return inChange(this.dataSource, input.actor, async (manager, log) => {
       // The task lock, as for stage changes: the two then never interleave their etag bumps.
-      await lockTask(manager, tenantId, located.taskId);
-      const row = await manager.findOneByOrFail(ModelVersionRow, { tenantId, modelVersionId });
+      const row = await lockModelVersion(manager, tenantId, modelVersionId);
       assertEtag(row, etag);
+      const values: ModelVersionChange = {};
       const changes: JsonObject = {};
       const { description, labels } = input.modelVersion;
       if (fields.has('description') && description !== row.description) {
         changes['description'] = { from: row.description, to: description };
-        row.description = description;
+        values.description = description;
       }
       if (fields.has('labels') && digestOf(labels) !== digestOf(row.labels)) {
         changes['labels'] = { from: row.labels, to: { ...labels } };
-        row.labels = { ...labels };
+        values.labels = { ...labels };
       }
       if (Object.keys(changes).length === 0) return modelVersionOf(row);
-      row.rowVersion += 1;
-      row.updatedAt = new Date();
-      await manager.update(
-        ModelVersionRow,
-        { tenantId, modelVersionId },
-        {
-          description: row.description,
-          labels: row.labels,
-          rowVersion: row.rowVersion,
-          updatedAt: row.updatedAt,
-        },
-      );
-      const modelVersion = modelVersionOf(row);
+      const modelVersion = await saveModelVersion(manager, row, values);
       log.event(topics.modelVersions, updated(modelVersion));
       log.audit({
         tenantId,
@@ -219,6 +203,31 @@ export class ModelVersionStore {
       return modelVersion;
     });
   }
+}
+
+/** What may change of a version after registration. */
+export type ModelVersionChange = Partial<
+  Pick<ModelVersionRow, 'stage' | 'trafficPercent' | 'description' | 'labels'>
+>;
+
+/**
+ * Writes `change` to a version its caller holds under the task lock, with a new etag (row
+ * version); returns the version as it now is.
+ */
+export async function saveModelVersion(
+  manager: EntityManager,
+  row: ModelVersionRow,
+  change: ModelVersionChange,
+): Promise<ModelVersion> {
+  Object.assign(row, change);
+  row.rowVersion += 1;
+  row.updatedAt = new Date();
+  await manager.update(
+    ModelVersionRow,
+    { tenantId: row.tenantId, modelVersionId: row.modelVersionId },
+    { ...change, rowVersion: row.rowVersion, updatedAt: row.updatedAt },
+  );
+  return modelVersionOf(row);
 }
 
 /** An etag given (not empty) must be the version's current one; ABORTED otherwise. */

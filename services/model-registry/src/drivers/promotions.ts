@@ -30,7 +30,7 @@ import { notFound, requireFields } from '../domain/validation.js';
 import { inChange, type Actor, type ChangeLog } from './changes.js';
 import { ModelVersionRow, ProductionPeriodRow, RouteRow, type RetainedRoute } from './entities.js';
 import { guardResults } from './guarding.js';
-import { assertEtag } from './model-versions.js';
+import { assertEtag, saveModelVersion } from './model-versions.js';
 import { lockModelVersion, lockTask } from './locks.js';
 import { etagOf, jsonOf, modelVersionOf, routeOf } from './mapping.js';
 import { loggedRequest, remember, replayed } from './request-log.js';
@@ -503,22 +503,13 @@ export class PromotionStore {
   }
 }
 
-async function saveStage(
+function saveStage(
   manager: EntityManager,
   row: ModelVersionRow,
   stage: ModelStage,
   trafficPercent: number,
 ): Promise<ModelVersion> {
-  row.stage = stageName(stage);
-  row.trafficPercent = trafficPercent;
-  row.rowVersion += 1;
-  row.updatedAt = new Date();
-  await manager.update(
-    ModelVersionRow,
-    { tenantId: row.tenantId, modelVersionId: row.modelVersionId },
-    { stage: row.stage, trafficPercent, rowVersion: row.rowVersion, updatedAt: row.updatedAt },
-  );
-  return modelVersionOf(row);
+  return saveModelVersion(manager, row, { stage: stageName(stage), trafficPercent });
 }
 
 /** The task's routes after a change, for routers: RouteEvent carries all of the tenant's. */

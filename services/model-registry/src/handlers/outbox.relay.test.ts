@@ -51,6 +51,22 @@ class FlakyDriver implements MessagingDriver {
   }
 }
 
+/** The outbox row `id` that holds `message` for `topic`, as the change log writes it. */
+function recordOf<Desc extends DescMessage>(
+  id: string,
+  topic: Topic<Desc>,
+  message: MessageShape<Desc>,
+): OutboxRecord {
+  return {
+    id,
+    topic: topic.name,
+    key: topic.key.of(message),
+    eventId: topic.eventId?.(message) ?? '',
+    payload: toBinary(topic.schema, message),
+    createdAt: new Date(),
+  };
+}
+
 /** The outbox table in memory: one lease at a time, as the advisory lock allows. */
 class MemoryOutbox implements Outbox {
   rows: OutboxRecord[] = [];
@@ -65,20 +81,12 @@ class MemoryOutbox implements Outbox {
   constructor(private readonly driver: FlakyDriver) {}
 
   add<Desc extends DescMessage>(topic: Topic<Desc>, message: MessageShape<Desc>): string {
-    const eventId = topic.eventId?.(message) ?? '';
-    this.rows.push({
-      id: String(this.nextId++),
-      topic: topic.name,
-      key: topic.key.of(message),
-      eventId,
-      payload: toBinary(topic.schema, message),
-      createdAt: new Date(),
-    });
-    this.wake();
-    return eventId;
+    const record = recordOf(String(this.nextId++), topic, message);
+    this.addRecord(record);
+    return record.eventId;
   }
 
-  /** Rows of another id order than insertion: a smaller id committed later. */
+  /** Rows of another id order than insertion (a smaller id committed later), or undecodable. */
   addRecord(record: OutboxRecord): void {
     this.rows.push(record);
     this.wake();
@@ -211,25 +219,11 @@ describe('OutboxRelay', () => {
     startRelay();
     const late = registered(version('task-1', 1));
     const early = registered(version('task-2', 1));
-    outbox.addRecord({
-      id: '20',
-      topic: topics.modelVersions.name,
-      key: 'task-2',
-      eventId: early.meta?.eventId ?? '',
-      payload: toBinary(topics.modelVersions.schema, early),
-      createdAt: new Date(),
-    });
+    outbox.addRecord(recordOf('20', topics.modelVersions, early));
     await vi.waitFor(() => {
       expect(driver.eventIds).toHaveLength(1);
     });
-    outbox.addRecord({
-      id: '10',
-      topic: topics.modelVersions.name,
-      key: 'task-1',
-      eventId: late.meta?.eventId ?? '',
-      payload: toBinary(topics.modelVersions.schema, late),
-      createdAt: new Date(),
-    });
+    outbox.addRecord(recordOf('10', topics.modelVersions, late));
     await vi.waitFor(() => {
       expect(outbox.rows).toEqual([]);
     });
@@ -267,15 +261,7 @@ describe('OutboxRelay', () => {
       payload: new Uint8Array([1, 2, 3]),
       createdAt: new Date(),
     });
-    const third = registered(version('task-1', 2));
-    outbox.addRecord({
-      id: '3',
-      topic: topics.modelVersions.name,
-      key: 'task-1',
-      eventId: third.meta?.eventId ?? '',
-      payload: toBinary(topics.modelVersions.schema, third),
-      createdAt: new Date(),
-    });
+    outbox.addRecord(recordOf('3', topics.modelVersions, registered(version('task-1', 2))));
     startRelay();
     await vi.waitFor(() => {
       expect(driver.eventIds).toEqual([first]);

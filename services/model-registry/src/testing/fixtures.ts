@@ -1,17 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   AdapterArtifactSchema,
   DatasetSchema,
+  ModelStage,
   ModelVersionSchema,
   ObjectRefSchema,
   TimeWindowSchema,
   type Dataset,
   type ModelRegistryService,
   type ModelVersion,
+  type WatchRoutingTableResponse,
 } from '@understudy/contracts';
 import type { Client } from '@understudy/grpc';
+
+type Registry = Client<typeof ModelRegistryService>;
 
 /** A built dataset of a task, as the dataset builder records it. */
 export function datasetOf(tenantId: string, taskId: string): Dataset {
@@ -20,7 +24,7 @@ export function datasetOf(tenantId: string, taskId: string): Dataset {
     create(ObjectRefSchema, {
       bucket: 'datasets',
       key: `${tenantId}/${taskId}/${datasetId}/${split}.jsonl`,
-      sha256: createHash('sha256').update(split).digest('hex'),
+      sha256: createHash('sha256').update(`${datasetId}/${split}`).digest('hex'),
     });
   return create(DatasetSchema, {
     datasetId,
@@ -37,31 +41,85 @@ export function datasetOf(tenantId: string, taskId: string): Dataset {
   });
 }
 
-/** A new dataset of the task and a model version trained on it, at REGISTERED. */
-export async function registeredVersion(
-  registry: Client<typeof ModelRegistryService>,
+/** A model version trained on `dataset`, as the trainer orchestrator registers it; `fields` win. */
+export function modelVersionOf(
+  dataset: Dataset,
+  fields: MessageInitShape<typeof ModelVersionSchema> = {},
+): ModelVersion {
+  return create(ModelVersionSchema, {
+    tenantId: dataset.tenantId,
+    taskId: dataset.taskId,
+    runId: randomUUID(),
+    datasetId: dataset.datasetId,
+    baseModel: 'tiny-random:llama',
+    adapter: create(AdapterArtifactSchema, { bucket: 'understudy', prefix: 'runs/x/adapter/' }),
+    metrics: { train_loss: 0.5 },
+    ...fields,
+  });
+}
+
+/** A new dataset of the task, created in the registry. */
+export async function createdDataset(
+  registry: Registry,
   tenantId: string,
   taskId: string,
-  labels: Record<string, string> = {},
-): Promise<{ dataset: Dataset; modelVersion: ModelVersion }> {
+): Promise<Dataset> {
   const { dataset } = await registry.createDataset({
     requestId: randomUUID(),
     dataset: datasetOf(tenantId, taskId),
   });
   if (dataset === undefined) throw new Error('no dataset');
+  return dataset;
+}
+
+/** `modelVersionOf(dataset, fields)` registered, at REGISTERED. */
+export async function registeredOn(
+  registry: Registry,
+  dataset: Dataset,
+  fields: MessageInitShape<typeof ModelVersionSchema> = {},
+): Promise<ModelVersion> {
   const { modelVersion } = await registry.registerModelVersion({
     requestId: randomUUID(),
-    modelVersion: create(ModelVersionSchema, {
-      tenantId,
-      taskId,
-      runId: randomUUID(),
-      datasetId: dataset.datasetId,
-      baseModel: 'tiny-random:llama',
-      adapter: create(AdapterArtifactSchema, { bucket: 'understudy', prefix: 'runs/x/adapter/' }),
-      metrics: { train_loss: 0.5 },
-      labels,
-    }),
+    modelVersion: modelVersionOf(dataset, fields),
   });
   if (modelVersion === undefined) throw new Error('no model version');
-  return { dataset, modelVersion };
+  return modelVersion;
+}
+
+/** A new dataset of the task and a model version trained on it, at REGISTERED. */
+export async function registeredVersion(
+  registry: Registry,
+  tenantId: string,
+  taskId: string,
+): Promise<{ dataset: Dataset; modelVersion: ModelVersion }> {
+  const dataset = await createdDataset(registry, tenantId, taskId);
+  return { dataset, modelVersion: await registeredOn(registry, dataset) };
+}
+
+/** Promotes `version` straight to production; returns the routing table revision it made. */
+export async function promoteToProduction(
+  registry: Registry,
+  version: ModelVersion,
+  reason: string,
+): Promise<bigint> {
+  const { revision } = await registry.promoteModelVersion({
+    requestId: randomUUID(),
+    tenantId: version.tenantId,
+    modelVersionId: version.modelVersionId,
+    targetStage: ModelStage.PRODUCTION,
+    etag: version.etag,
+    reason,
+  });
+  return revision;
+}
+
+/** Reads a WatchRoutingTable stream into an array that fills as messages arrive. */
+export function collect(
+  stream: AsyncIterable<WatchRoutingTableResponse>,
+): WatchRoutingTableResponse[] {
+  const seen: WatchRoutingTableResponse[] = [];
+  void (async () => {
+    for await (const message of stream) seen.push(message);
+  })().catch(() => undefined);
+  return seen;
 }

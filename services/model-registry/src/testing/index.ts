@@ -1,6 +1,15 @@
 /**
  * `@understudy/model-registry/testing`: the registry for other packages' integration tests, on
- * the test bed's brokers and database with authentication on, and its principals files.
+ * the test bed's brokers and database with authentication on, its principals files, and the
+ * datasets and model versions to fill it with.
  */
+export {
+  collect,
+  createdDataset,
+  datasetOf,
+  modelVersionOf,
+  registeredOn,
+  registeredVersion,
+} from './fixtures.js';
 export { testToken, writePrincipalsFile, type TestPrincipal } from './principals.js';
 export { startRegistry, type RegistryOptions, type TestRegistry } from './start.js';
