@@ -26,7 +26,9 @@ describe('the Understudy topic catalog', () => {
       ['understudy.training-runs.v1', 'understudy.training-runs.v1.dlq'],
       ['understudy.model-versions.v1', 'understudy.model-versions.v1.dlq'],
       ['understudy.routes.v1', 'understudy.routes.v1.dlq'],
+      ['understudy.audit.v1', 'understudy.audit.v1.dlq'],
     ]);
+    expect(topics.audit.key.description).toMatch(/^entry\.resource_id: /);
     expect(topics.routes).toMatchObject({ cleanupPolicy: 'compact', retentionMs: -1 });
     expect(topics.callsEmbedded.key.description).toMatch(/^signature\.digest: /);
   });
