@@ -5,7 +5,8 @@ import { startMinio } from './minio.js';
 import { startPostgres } from './postgres.js';
 import { prepare } from './prepare.js';
 
-const USAGE = `usage: cli.ts prepare          fetch and build what the servers need into the cache
+const USAGE = `usage: cli.ts prepare          fetch and build what the servers, clients and tests'
+                               Python venvs need into the cache
        cli.ts start <server>   run kafka, minio or postgres until interrupted; prints one JSON
                                line: endpoint (with its throwaway credentials), log, process group`;
 

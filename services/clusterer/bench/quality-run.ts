@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { pythonEnv } from '@understudy/testbed';
 import {
   defaultDiscoveryPolicy,
   discoverTasks,
@@ -178,9 +180,18 @@ if (!args['skip-sklearn']) {
       groups,
     }),
   );
-  const python = new URL('./python/', import.meta.url).pathname;
-  const venv = execFileSync('bash', [`${python}ensure-venv.sh`], { encoding: 'utf8' }).trim();
-  const stdout = execFileSync(`${venv}/bin/python`, [`${python}compare.py`, out], {
+  const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+  const venv = await pythonEnv(
+    {
+      name: 'clusterer-quality',
+      lockFile: here('./python/requirements.lock'),
+      buildTime: 'about 10 s, 60 MB from PyPI',
+    },
+    (message) => {
+      console.error(message);
+    },
+  );
+  const stdout = execFileSync(venv.python, [here('./python/compare.py'), out], {
     encoding: 'utf8',
     maxBuffer: 64 * 2 ** 20,
   });

@@ -1,8 +1,8 @@
 /**
  * The clusterer's quality harness: discovers tasks in the labelled evaluation corpus
  * (src/testing/corpus) and scores them against the ground truth (ARI, NMI, V-measure), with
- * ablations, a plain flat HDBSCAN, scikit-learn's HDBSCAN on the same vectors (cached venv,
- * python/ensure-venv.sh), labels, online assignment and task-id stability over a replayed
+ * ablations, a plain flat HDBSCAN, scikit-learn's HDBSCAN on the same vectors (a cached venv
+ * from python/requirements.lock), labels, online assignment and task-id stability over a replayed
  * fortnight.
  *
  *   cd services/clusterer && node --experimental-transform-types bench/quality.ts \

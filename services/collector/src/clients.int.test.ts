@@ -30,6 +30,7 @@ import {
   type Scenario,
   type ScenarioTraces,
 } from './testing/clients/programs.js';
+import { clientsPython } from './testing/clients/python.int.js';
 
 /**
  * The real instrumentation libraries, driving the official clients against a fake OpenAI,
@@ -420,9 +421,10 @@ interface Run {
   readonly failure?: string;
 }
 
+const venv = await clientsPython();
 const available = (Object.entries(programs) as [ProgramKey, ClientProgram][]).filter(
   ([, client]) => {
-    const reason = unavailable(client);
+    const reason = unavailable(client, venv);
     if (reason !== undefined) console.warn(`skipping ${client.name}: ${reason}`);
     return reason === undefined;
   },
@@ -545,6 +547,7 @@ describe('real instrumentation libraries through the collector', () => {
         apiKey,
         fakeOpenAiBaseUrl: fake.baseUrl,
         captureContent: job.captureContent,
+        venv,
       };
       try {
         return { ...job, traces: await runClient(job.client, options) };

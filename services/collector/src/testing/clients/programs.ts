@@ -1,12 +1,12 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire, findPackageJSON } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /**
  * The client programs in this folder: one agent per instrumentation library, each run as a
- * child process (`node`, or the Python of python/ensure-venv.sh) so that the library patches a
- * fresh module graph, as it would in a real agent.
+ * child process (`node`, or the Python of the venv that python.int.ts builds) so that the
+ * library patches a fresh module graph, as it would in a real agent.
  */
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -108,35 +108,12 @@ export const programs = {
   pyTraceloopEvents: python('opentelemetry-instrumentation-openai', 'traceloop-events', 'events'),
 } satisfies Record<string, ClientProgram>;
 
-let venv: { python: string } | { failure: string } | undefined;
+/** The Python programs' venv (see python.int.ts): its interpreter, or why there is none. */
+export type PythonVenv = { readonly python: string } | { readonly failure: string };
 
-/**
- * The Python of the client programs' virtual environment, built on first use (from PyPI, once
- * per requirements.lock; see python/ensure-venv.sh).
- */
-function pythonVenv(): { python: string } | { failure: string } {
-  if (venv === undefined) {
-    try {
-      const path = execFileSync('bash', [`${here}python/ensure-venv.sh`], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 600_000,
-      }).trim();
-      venv = { python: `${path}/bin/python` };
-    } catch (error) {
-      const stderr = (error as { stderr?: string }).stderr ?? String(error);
-      venv = { failure: `no Python venv could be built: ${stderr.trim().slice(-500)}` };
-    }
-  }
-  return venv;
-}
-
-/** Why the program cannot run here (a package it needs is not installed), or undefined. */
-export function unavailable(client: ClientProgram): string | undefined {
-  if (client.runtime === 'python') {
-    const built = pythonVenv();
-    return 'failure' in built ? built.failure : undefined;
-  }
+/** Why the program cannot run here (a package it needs is not installed, no venv), or undefined. */
+export function unavailable(client: ClientProgram, venv: PythonVenv): string | undefined {
+  if (client.runtime === 'python') return 'failure' in venv ? venv.failure : undefined;
   const missing = client.requires.filter((name) => {
     try {
       require.resolve(name, { paths: [here] });
@@ -155,6 +132,8 @@ export interface RunOptions {
   readonly apiKey: string;
   readonly fakeOpenAiBaseUrl: string;
   readonly captureContent: boolean;
+  /** Runs the Python programs. */
+  readonly venv: PythonVenv;
 }
 
 /** Trace id of each scenario the program ran, as it reported them. */
@@ -165,9 +144,11 @@ export async function runClient(
   client: ClientProgram,
   options: RunOptions,
 ): Promise<ScenarioTraces> {
-  const built = client.runtime === 'python' ? pythonVenv() : { python: '' };
-  if ('failure' in built) throw new Error(built.failure);
-  const command = client.runtime === 'python' ? built.python : process.execPath;
+  let command = process.execPath;
+  if (client.runtime === 'python') {
+    if ('failure' in options.venv) throw new Error(options.venv.failure);
+    command = options.venv.python;
+  }
   const child = spawn(command, [client.script, ...client.args], {
     env: {
       PATH: process.env['PATH'] ?? '',

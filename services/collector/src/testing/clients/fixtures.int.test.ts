@@ -5,6 +5,7 @@ import type { otlpLogsService, otlpTraceService } from '@understudy/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAi, type FakeOpenAi } from '../fake-openai.js';
 import { programs, runClient, unavailable, type ClientProgram } from './programs.js';
+import { clientsPython } from './python.int.js';
 import {
   logsFromOtlpJson,
   logsToOtlpJson,
@@ -82,6 +83,8 @@ function writeJson(path: string, value: JsonValue): void {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+const venv = await clientsPython();
+
 describe.concurrent('instrumentation fixtures', () => {
   let fake: FakeOpenAi;
 
@@ -94,7 +97,7 @@ describe.concurrent('instrumentation fixtures', () => {
   });
 
   for (const client of Object.values(programs)) {
-    const reason = unavailable(client);
+    const reason = unavailable(client, venv);
     if (reason !== undefined) console.warn(`skipping ${client.name}: ${reason}`);
     const title = `${client.name} still sends what its fixture holds`;
     it.skipIf(reason !== undefined)(
@@ -109,6 +112,7 @@ describe.concurrent('instrumentation fixtures', () => {
               apiKey: 'fixture-key',
               fakeOpenAiBaseUrl: fake.baseUrl,
               captureContent,
+              venv,
             });
           const scenarios = { ...(await run(true)), ...(await run(false)) };
           const base = `${fixtures}${fixtureName(client)}`;
