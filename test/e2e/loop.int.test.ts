@@ -467,6 +467,11 @@ describe('the LLM → SLM loop', () => {
         ],
       });
       const [evaluation] = lineage.evaluations;
+      // Compared with the LLM that answered the task's calls, as the dataset records it.
+      const answeredBy = new Set(calls.filter((c) => c.job === job).map((c) => c.completion.model));
+      expect(answeredBy.size).toBe(1);
+      expect(evaluation?.teacherModel).not.toBe('');
+      expect(evaluation?.teacherModel).toBe([...answeredBy][0]);
       for (const metric of ['exact_match', 'token_f1'] as const) {
         expect(evaluation?.metrics[metric], metric).toBeGreaterThanOrEqual(0);
         expect(evaluation?.metrics[metric], metric).toBeLessThanOrEqual(1);

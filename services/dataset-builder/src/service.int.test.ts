@@ -198,9 +198,17 @@ const calls = {
     callId: 'call-bravo',
     user: 'Where is order bravo?',
     answer: 'Lost.',
+    requestModel: 'gpt-4o',
+    responseModel: 'gpt-4o-2024-08-06',
   }),
   charlie: encrypted(
-    chatCall({ tenantId, callId: 'call-charlie', user: 'Cancel order charlie', answer: 'Done.' }),
+    chatCall({
+      tenantId,
+      callId: 'call-charlie',
+      user: 'Cancel order charlie',
+      answer: 'Done.',
+      responseModel: 'gpt-4o-2024-08-06',
+    }),
     contentKeys.keyring,
   ),
   failed: chatCall({ tenantId, callId: 'call-failed', status: CallStatusCode.ERROR }),
@@ -299,6 +307,8 @@ describe('dataset-builder on Kafka, MinIO and PostgreSQL', () => {
       evalExampleCount: 1n,
       sourceCallCount: 5n,
       taskRevision: 1n,
+      // The tool call names no model, so it counts for none.
+      teacherModels: [{ model: 'gpt-4o-2024-08-06', exampleCount: 2n }],
     });
 
     // Registered once, idempotently keyed by the dataset id.

@@ -182,6 +182,8 @@ describe('trainer-orchestrator', () => {
         datasetId,
         split: DatasetSplit.EVAL,
         evaluatorVersion: 'greedy-teacher-match@1',
+        // The teacher with most examples in the dataset, as the registry serves it.
+        teacherModel: 'gpt-4o-2024-08-06',
         exampleCount: 4n,
         metrics: { exact_match: 0.75, token_f1: 0.9 },
         // UNDERSTUDY_EVALUATION_MIN_METRICS asks for an exact_match of 0.7.

@@ -199,6 +199,10 @@ export class DatasetBuilder {
       sourceCallCount: BigInt(plan.sourceCallCount),
       taskRevision: task.revision,
       builderVersion: this.options.builderVersion,
+      teacherModels: plan.teacherModels.map(({ model, exampleCount }) => ({
+        model,
+        exampleCount: BigInt(exampleCount),
+      })),
     }) satisfies Dataset;
   }
 

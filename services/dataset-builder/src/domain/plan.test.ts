@@ -63,6 +63,32 @@ describe('planDataset', () => {
     });
   });
 
+  it('counts the teacher models of train and eval examples, most examples first', () => {
+    const models: Record<string, { requestModel?: string; responseModel?: string }> = {
+      c1: { requestModel: 'gpt-4o', responseModel: 'gpt-4o-2024-08-06' },
+      c2: { requestModel: 'gpt-4o', responseModel: 'gpt-4o-2024-08-06' },
+      // No response model: the model asked for answered.
+      c3: { requestModel: 'claude-sonnet-4' },
+      c4: {},
+      // Failed: no example, so not a teacher.
+      c5: { requestModel: 'o3', responseModel: 'o3-2025-04-16' },
+    };
+    const calls = Object.entries(models).map(([callId, named]) =>
+      chatCall({
+        callId,
+        user: `tell me about ${prompts[callId] ?? callId}`,
+        ...named,
+        ...(callId === 'c5' && { status: CallStatusCode.ERROR }),
+      }),
+    );
+    const plan = planDataset(task(Object.keys(models)), byId(calls), policy);
+    expect(plan?.eval.length).toBeGreaterThan(0);
+    expect(plan?.teacherModels).toEqual([
+      { model: 'gpt-4o-2024-08-06', exampleCount: 2 },
+      { model: 'claude-sonnet-4', exampleCount: 1 },
+    ]);
+  });
+
   it('names a dataset by its member set, not by the order or the revision it came in', () => {
     const calls = byId(['a', 'b', 'c'].map((callId) => chatCall({ callId })));
     const first = planDataset(task(['a', 'b', 'c']), calls, policy);

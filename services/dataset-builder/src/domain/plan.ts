@@ -30,7 +30,15 @@ export interface Example {
   readonly callId: string;
   readonly groupKey: string;
   readonly startTime: Date | undefined;
+  /** The LLM whose answer the example holds; empty when the call names none. */
+  readonly teacherModel: string;
   readonly example: ChatExample;
+}
+
+/** An LLM whose answers a dataset's examples hold, and how many of them. */
+export interface TeacherModelCount {
+  readonly model: string;
+  readonly exampleCount: number;
 }
 
 export interface DatasetPlan {
@@ -44,6 +52,8 @@ export interface DatasetPlan {
   readonly excluded: Readonly<Record<ExclusionReason, number>>;
   /** Half-open window around the start times of the usable calls, when they have any. */
   readonly window: { readonly start: Date; readonly end: Date } | undefined;
+  /** Across train and eval, most examples first; calls that name no model are not counted. */
+  readonly teacherModels: readonly TeacherModelCount[];
 }
 
 /**
@@ -79,6 +89,8 @@ export function planDataset(
       callId,
       groupKey: nearDuplicateKey(JSON.stringify(rendered.example.messages.slice(0, -1))),
       startTime: start === undefined ? undefined : timestampDate(start),
+      // Sources that report no response model leave the model asked for as the best name.
+      teacherModel: call.responseModel || call.requestModel,
       example: rendered.example,
     });
   }
@@ -94,6 +106,7 @@ export function planDataset(
     sourceCallCount: members.length,
     excluded,
     window: windowOf(examples),
+    teacherModels: teacherModelsOf(examples),
   };
 }
 
@@ -123,6 +136,17 @@ function windowOf(examples: readonly Example[]): DatasetPlan['window'] {
   const first = times.reduce((a, b) => Math.min(a, b));
   const last = times.reduce((a, b) => Math.max(a, b));
   return { start: new Date(first), end: new Date(last + 1) };
+}
+
+/** Most examples first, then by name, so that the same examples always list the same way. */
+function teacherModelsOf(examples: readonly Example[]): TeacherModelCount[] {
+  const counts = new Map<string, number>();
+  for (const { teacherModel } of examples) {
+    if (teacherModel !== '') counts.set(teacherModel, (counts.get(teacherModel) ?? 0) + 1);
+  }
+  return [...counts]
+    .map(([model, exampleCount]) => ({ model, exampleCount }))
+    .sort((a, b) => b.exampleCount - a.exampleCount || a.model.localeCompare(b.model));
 }
 
 function sha256(text: string): string {

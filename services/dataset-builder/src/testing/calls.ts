@@ -30,6 +30,8 @@ export interface CallFixture {
   readonly answer?: string;
   readonly startTime?: Date;
   readonly status?: CallStatusCode;
+  readonly requestModel?: string;
+  readonly responseModel?: string;
 }
 
 /** A captured chat call with plain content: optional system instructions, a user turn, an answer. */
@@ -37,6 +39,8 @@ export function chatCall(fixture: CallFixture): LlmCall {
   return create(LlmCallSchema, {
     tenantId: fixture.tenantId ?? 'acme',
     callId: fixture.callId,
+    requestModel: fixture.requestModel ?? '',
+    responseModel: fixture.responseModel ?? '',
     contentCaptured: true,
     content: {
       case: 'plainContent',

@@ -227,9 +227,10 @@ export class Orchestrator {
   }
 
   /**
-   * Registers the adapter, then records the trainer's held-out evaluation of it. The version id
-   * is stored last: until then a retry repeats both requests, which the registry answers with
-   * what it recorded the first time (same request ids, same bodies).
+   * Registers the adapter, then records the trainer's held-out evaluation of it against the
+   * dataset's teachers. The version id is stored last: until then a retry repeats both requests,
+   * which the registry answers with what it recorded the first time (same request ids, same
+   * bodies: the dataset, and so its teachers, never changes).
    */
   private async register(run: Run): Promise<void> {
     const { registry } = this.options;
@@ -238,6 +239,7 @@ export class Orchestrator {
       run,
       modelVersionId,
       this.options.evaluationMinMetrics ?? {},
+      await registry.teacherModels(run.tenantId, run.datasetId),
     );
     const evaluationId =
       evaluation === undefined

@@ -1,8 +1,10 @@
+import { create } from '@bufbuild/protobuf';
 import {
   AdapterFormat,
   DatasetSplit,
   EvaluationKind,
   EvaluationVerdict,
+  TeacherModelSchema,
 } from '@understudy/contracts';
 import { describe, expect, it } from 'vitest';
 import {
@@ -70,9 +72,13 @@ describe('modelVersionOf', () => {
   });
 });
 
+const teacher = (model: string, exampleCount: bigint) =>
+  create(TeacherModelSchema, { model, exampleCount });
+const gpt = [teacher('gpt-4o-2024-08-06', 80n)];
+
 describe('heldOutEvaluation', () => {
   it('records the trainer’s metrics on the dataset’s EVAL split, without a verdict by default', () => {
-    const evaluation = heldOutEvaluation(succeeded(), 'mv-1', {});
+    const evaluation = heldOutEvaluation(succeeded(), 'mv-1', {}, gpt);
     expect(evaluation).toMatchObject({
       tenantId: 'acme',
       modelVersionId: 'mv-1',
@@ -83,8 +89,7 @@ describe('heldOutEvaluation', () => {
       exampleCount: 64n,
       metrics: { exact_match: 0.72, token_f1: 0.91 },
       verdict: EvaluationVerdict.UNSPECIFIED,
-      // The teacher is not known to the trainer: datasets do not record it.
-      teacherModel: '',
+      teacherModel: 'gpt-4o-2024-08-06',
     });
     expect(evaluation?.summary).toBe(
       "The trainer's greedy-teacher-match@1 scored the adapter's answers to 64 held-out prompts " +
@@ -92,19 +97,34 @@ describe('heldOutEvaluation', () => {
     );
   });
 
+  it('names the teacher with most examples and lists them all when there are several', () => {
+    const teachers = [teacher('claude-sonnet-4', 3n), teacher('gpt-4o-2024-08-06', 61n)];
+    const evaluation = heldOutEvaluation(succeeded(), 'mv-1', {}, teachers);
+    expect(evaluation?.teacherModel).toBe('gpt-4o-2024-08-06');
+    expect(evaluation?.summary).toMatch(
+      /against the teacher's: exact_match 0\.720, token_f1 0\.910\. The dataset's answers come from several teachers: gpt-4o-2024-08-06 \(61 examples\), claude-sonnet-4 \(3 examples\)\.$/,
+    );
+  });
+
+  it('names no teacher for a dataset that records none', () => {
+    expect(heldOutEvaluation(succeeded(), 'mv-1', {}, [])?.teacherModel).toBe('');
+  });
+
   it('gives a verdict against the configured minimums', () => {
-    expect(heldOutEvaluation(succeeded(), 'mv-1', { exact_match: 0.7 })).toMatchObject({
+    expect(heldOutEvaluation(succeeded(), 'mv-1', { exact_match: 0.7 }, gpt)).toMatchObject({
       verdict: EvaluationVerdict.PASSED,
       summary: expect.stringMatching(/Passed: exact_match >= 0\.7\.$/) as string,
     });
-    expect(heldOutEvaluation(succeeded(), 'mv-1', { exact_match: 0.8 })).toMatchObject({
+    expect(heldOutEvaluation(succeeded(), 'mv-1', { exact_match: 0.8 }, gpt)).toMatchObject({
       verdict: EvaluationVerdict.FAILED,
       summary: expect.stringMatching(/Failed: exact_match 0\.720 < 0\.8\.$/) as string,
     });
   });
 
   it('is absent when the trainer evaluated nothing', () => {
-    expect(heldOutEvaluation(succeeded({ result: { files: [] } }), 'mv-1', {})).toBeUndefined();
+    expect(
+      heldOutEvaluation(succeeded({ result: { files: [] } }), 'mv-1', {}, gpt),
+    ).toBeUndefined();
   });
 });
 

@@ -7,6 +7,7 @@ import {
   ModelVersionSchema,
   type Evaluation,
   type ModelVersion,
+  type TeacherModel,
 } from '@understudy/contracts';
 import { derivedUuid } from '@understudy/messaging';
 import type { Run } from './run.js';
@@ -15,8 +16,8 @@ import { adapterArtifact } from './wire.js';
 /*
  * What a succeeded run records in the model registry: its adapter as a model version (request id:
  * the run id), then the trainer's held-out evaluation of it (request id derived from the run id).
- * Both are built from the stored run alone, so that a retry sends the same requests and the
- * registry answers with what it recorded the first time.
+ * Both are built from the stored run and its immutable dataset alone, so that a retry sends the
+ * same requests and the registry answers with what it recorded the first time.
  */
 
 /** Minimum per metric for a PASSED verdict, e.g. `{ exact_match: 0.8 }`; none: no verdict. */
@@ -53,21 +54,28 @@ export const evaluationRequestId = (runId: string): string =>
 /**
  * The OFFLINE evaluation of `modelVersionId` on the run's dataset's EVAL split, as the trainer
  * measured it; undefined when it reported none (no eval split, or no samples generated).
+ * `teacherModels` are the dataset's: the answers compared with are theirs. The one with most
+ * examples is the evaluation's teacher; when there are several, the summary lists them all.
  */
 export function heldOutEvaluation(
   run: Run,
   modelVersionId: string,
   minMetrics: MinMetrics,
+  teacherModels: readonly TeacherModel[],
 ): Evaluation | undefined {
   const evaluation = run.result?.evaluation;
   if (evaluation === undefined) return undefined;
   const verdict = verdictOf(evaluation.metrics, minMetrics);
+  const teachers = [...teacherModels].sort(
+    (a, b) => Number(b.exampleCount - a.exampleCount) || a.model.localeCompare(b.model),
+  );
   return create(EvaluationSchema, {
     tenantId: run.tenantId,
     modelVersionId,
     kind: EvaluationKind.OFFLINE,
     datasetId: run.datasetId,
     split: DatasetSplit.EVAL,
+    teacherModel: teachers[0]?.model ?? '',
     evaluatorVersion: evaluation.evaluatorVersion,
     exampleCount: BigInt(evaluation.exampleCount),
     metrics: { ...evaluation.metrics },
@@ -76,6 +84,12 @@ export function heldOutEvaluation(
       `The trainer's ${evaluation.evaluatorVersion} scored the adapter's answers to ` +
         `${String(evaluation.exampleCount)} held-out prompts of dataset ${run.datasetId} ` +
         `against the teacher's: ${describe(evaluation.metrics)}.`,
+      ...(teachers.length > 1
+        ? [
+            `The dataset's answers come from several teachers: ` +
+              `${teachers.map((t) => `${t.model} (${String(t.exampleCount)} examples)`).join(', ')}.`,
+          ]
+        : []),
       ...(verdict.reason === undefined ? [] : [verdict.reason]),
     ].join(' '),
   });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { evaluationRequestId, heldOutEvaluation, modelVersionOf } from '../domain/registration.js';
-import { startRegistryDouble } from '../testing/registry-double.js';
+import { registryDoubleTeachers, startRegistryDouble } from '../testing/registry-double.js';
 import { runId, succeededRun } from '../testing/runs.js';
 import { GrpcModelRegistry } from './model-registry.js';
 
@@ -28,7 +28,9 @@ describe('GrpcModelRegistry', () => {
     const modelVersion = modelVersionOf(run);
     const modelVersionId = await registry.registerModelVersion(run.runId, modelVersion);
     expect(modelVersionId).toBe(`mv-${runId}`);
-    const evaluation = heldOutEvaluation(run, modelVersionId, { exact_match: 0.7 });
+    const teachers = await registry.teacherModels(run.tenantId, run.datasetId);
+    expect(teachers).toMatchObject(registryDoubleTeachers);
+    const evaluation = heldOutEvaluation(run, modelVersionId, { exact_match: 0.7 }, teachers);
     if (evaluation === undefined) throw new Error('the run has an evaluation');
     const requestId = evaluationRequestId(run.runId);
     expect(await registry.createEvaluation(requestId, evaluation)).toBe(`ev-${requestId}`);

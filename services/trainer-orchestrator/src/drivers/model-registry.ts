@@ -1,4 +1,9 @@
-import { ModelRegistryService, type Evaluation, type ModelVersion } from '@understudy/contracts';
+import {
+  ModelRegistryService,
+  type Evaluation,
+  type ModelVersion,
+  type TeacherModel,
+} from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { createClient, type Client, type ClientOptions } from '@understudy/grpc';
 
@@ -10,6 +15,11 @@ export interface ModelRegistry {
   createEvaluation(requestId: string, evaluation: Evaluation): Promise<string>;
   /** The `s3://` URI of a dataset's manifest; NOT_FOUND for another tenant's dataset. */
   datasetManifestUri(tenantId: string, datasetId: string): Promise<string>;
+  /**
+   * The LLMs whose answers a dataset's examples hold, most examples first; empty for a dataset
+   * built before datasets recorded them.
+   */
+  teacherModels(tenantId: string, datasetId: string): Promise<TeacherModel[]>;
   close(): void;
 }
 
@@ -42,6 +52,11 @@ export class GrpcModelRegistry implements ModelRegistry {
       );
     }
     return `s3://${manifest.bucket}/${manifest.key}`;
+  }
+
+  async teacherModels(tenantId: string, datasetId: string): Promise<TeacherModel[]> {
+    const { dataset } = await this.client.getDataset({ tenantId, datasetId });
+    return dataset?.teacherModels ?? [];
   }
 
   close(): void {

@@ -23,6 +23,12 @@ export interface RegistryCalls {
   readonly authorizations: string[];
 }
 
+/** The teacher models of every dataset the double serves. */
+export const registryDoubleTeachers = [
+  { model: 'gpt-4o-2024-08-06', exampleCount: 40n },
+  { model: 'claude-sonnet-4', exampleCount: 2n },
+];
+
 /**
  * A test double of the model registry's gRPC API, as the orchestrator uses it: records
  * RegisterModelVersion and CreateEvaluation (answering with ids derived from their request ids,
@@ -63,6 +69,7 @@ export async function startRegistryDouble(): Promise<RegistryDouble> {
         datasetId: request.datasetId,
         tenantId: request.tenantId,
         manifest: { bucket: 'understudy', key: `datasets/${request.datasetId}/manifest.json` },
+        teacherModels: registryDoubleTeachers,
       },
     }),
   });

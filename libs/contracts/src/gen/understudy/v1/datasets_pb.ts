@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file understudy/v1/datasets.proto.
  */
 export const file_understudy_v1_datasets: GenFile = /*@__PURE__*/
-  fileDesc("Chx1bmRlcnN0dWR5L3YxL2RhdGFzZXRzLnByb3RvEg11bmRlcnN0dWR5LnYxIugBCgxEYXRhc2V0RXZlbnQSJgoEbWV0YRgBIAEoCzIYLnVuZGVyc3R1ZHkudjEuRXZlbnRNZXRhEhIKCmRhdGFzZXRfaWQYAiABKAkSDwoHdGFza19pZBgDIAEoCRIsCgVyZWFkeRgEIAEoCzIbLnVuZGVyc3R1ZHkudjEuRGF0YXNldFJlYWR5SAASLgoGZmFpbGVkGAUgASgLMhwudW5kZXJzdHVkeS52MS5EYXRhc2V0RmFpbGVkSAA6JYq1GCEKFnVuZGVyc3R1ZHkuZGF0YXNldHMudjESB3Rhc2tfaWRCBgoEa2luZCI3CgxEYXRhc2V0UmVhZHkSJwoHZGF0YXNldBgBIAEoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldCIyCg1EYXRhc2V0RmFpbGVkEg4KBnJlYXNvbhgBIAEoCRIRCglyZXRyeWFibGUYAiABKAgi4wMKB0RhdGFzZXQSEgoKZGF0YXNldF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDwoHdGFza19pZBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgFEiwKBmZvcm1hdBgFIAEoDjIcLnVuZGVyc3R1ZHkudjEuRGF0YXNldEZvcm1hdBInCgV0cmFpbhgGIAEoCzIYLnVuZGVyc3R1ZHkudjEuT2JqZWN0UmVmEiYKBGV2YWwYByABKAsyGC51bmRlcnN0dWR5LnYxLk9iamVjdFJlZhIqCghtYW5pZmVzdBgIIAEoCzIYLnVuZGVyc3R1ZHkudjEuT2JqZWN0UmVmEhsKE3RyYWluX2V4YW1wbGVfY291bnQYCSABKAMSGgoSZXZhbF9leGFtcGxlX2NvdW50GAogASgDEjAKDXNvdXJjZV93aW5kb3cYCyABKAsyGS51bmRlcnN0dWR5LnYxLlRpbWVXaW5kb3cSGQoRc291cmNlX2NhbGxfY291bnQYDCABKAMSFQoNdGFza19yZXZpc2lvbhgNIAEoAxIXCg9idWlsZGVyX3ZlcnNpb24YDiABKAkSLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqTgoNRGF0YXNldEZvcm1hdBIeChpEQVRBU0VUX0ZPUk1BVF9VTlNQRUNJRklFRBAAEh0KGURBVEFTRVRfRk9STUFUX0NIQVRfSlNPTkwQAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_understudy_v1_common]);
+  fileDesc("Chx1bmRlcnN0dWR5L3YxL2RhdGFzZXRzLnByb3RvEg11bmRlcnN0dWR5LnYxIugBCgxEYXRhc2V0RXZlbnQSJgoEbWV0YRgBIAEoCzIYLnVuZGVyc3R1ZHkudjEuRXZlbnRNZXRhEhIKCmRhdGFzZXRfaWQYAiABKAkSDwoHdGFza19pZBgDIAEoCRIsCgVyZWFkeRgEIAEoCzIbLnVuZGVyc3R1ZHkudjEuRGF0YXNldFJlYWR5SAASLgoGZmFpbGVkGAUgASgLMhwudW5kZXJzdHVkeS52MS5EYXRhc2V0RmFpbGVkSAA6JYq1GCEKFnVuZGVyc3R1ZHkuZGF0YXNldHMudjESB3Rhc2tfaWRCBgoEa2luZCI3CgxEYXRhc2V0UmVhZHkSJwoHZGF0YXNldBgBIAEoCzIWLnVuZGVyc3R1ZHkudjEuRGF0YXNldCIyCg1EYXRhc2V0RmFpbGVkEg4KBnJlYXNvbhgBIAEoCRIRCglyZXRyeWFibGUYAiABKAgimAQKB0RhdGFzZXQSEgoKZGF0YXNldF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDwoHdGFza19pZBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgFEiwKBmZvcm1hdBgFIAEoDjIcLnVuZGVyc3R1ZHkudjEuRGF0YXNldEZvcm1hdBInCgV0cmFpbhgGIAEoCzIYLnVuZGVyc3R1ZHkudjEuT2JqZWN0UmVmEiYKBGV2YWwYByABKAsyGC51bmRlcnN0dWR5LnYxLk9iamVjdFJlZhIqCghtYW5pZmVzdBgIIAEoCzIYLnVuZGVyc3R1ZHkudjEuT2JqZWN0UmVmEhsKE3RyYWluX2V4YW1wbGVfY291bnQYCSABKAMSGgoSZXZhbF9leGFtcGxlX2NvdW50GAogASgDEjAKDXNvdXJjZV93aW5kb3cYCyABKAsyGS51bmRlcnN0dWR5LnYxLlRpbWVXaW5kb3cSGQoRc291cmNlX2NhbGxfY291bnQYDCABKAMSFQoNdGFza19yZXZpc2lvbhgNIAEoAxIXCg9idWlsZGVyX3ZlcnNpb24YDiABKAkSLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoOdGVhY2hlcl9tb2RlbHMYECADKAsyGy51bmRlcnN0dWR5LnYxLlRlYWNoZXJNb2RlbCI0CgxUZWFjaGVyTW9kZWwSDQoFbW9kZWwYASABKAkSFQoNZXhhbXBsZV9jb3VudBgCIAEoAypOCg1EYXRhc2V0Rm9ybWF0Eh4KGkRBVEFTRVRfRk9STUFUX1VOU1BFQ0lGSUVEEAASHQoZREFUQVNFVF9GT1JNQVRfQ0hBVF9KU09OTBABYgZwcm90bzM", [file_google_protobuf_timestamp, file_understudy_v1_common]);
 
 /**
  * A dataset build finished. Keyed by task so that a task's datasets are seen in build order.
@@ -205,6 +205,14 @@ export type Dataset = Message<"understudy.v1.Dataset"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 15;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * The LLMs whose answers the examples (train and eval) hold, most examples first: what a
+   * model trained on the dataset imitates, and what its evaluations compare it with.
+   *
+   * @generated from field: repeated understudy.v1.TeacherModel teacher_models = 16;
+   */
+  teacherModels: TeacherModel[];
 };
 
 /**
@@ -213,6 +221,34 @@ export type Dataset = Message<"understudy.v1.Dataset"> & {
  */
 export const DatasetSchema: GenMessage<Dataset> = /*@__PURE__*/
   messageDesc(file_understudy_v1_datasets, 3);
+
+/**
+ * One LLM that answered some of a dataset's source calls.
+ *
+ * @generated from message understudy.v1.TeacherModel
+ */
+export type TeacherModel = Message<"understudy.v1.TeacherModel"> & {
+  /**
+   * The model that answered (the call's `response_model`, else its `request_model`).
+   *
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * Examples, train and eval together, that hold this model's answers.
+   *
+   * @generated from field: int64 example_count = 2;
+   */
+  exampleCount: bigint;
+};
+
+/**
+ * Describes the message understudy.v1.TeacherModel.
+ * Use `create(TeacherModelSchema)` to create a new message.
+ */
+export const TeacherModelSchema: GenMessage<TeacherModel> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_datasets, 4);
 
 /**
  * @generated from enum understudy.v1.DatasetFormat
