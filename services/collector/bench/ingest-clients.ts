@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FromLoad, LoadOptions, LoadSnapshot, ToLoad } from './ingest-protocol.js';
 
 const script = fileURLToPath(new URL('ingest-load.ts', import.meta.url));
-const hooks = fileURLToPath(new URL('hooks.ts', import.meta.url));
+const hooks = fileURLToPath(import.meta.resolve('@understudy/testbed/source-hooks'));
 
 interface Pending {
   resolve(snapshot: LoadSnapshot): void;

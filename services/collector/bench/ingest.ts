@@ -11,6 +11,6 @@
  * Starts its own Kafka (fresh for every run) and MinIO from the test bed; writes the collector's
  * logs, its CPU profile and results.json under bench/dist/ingest-<time>/ (or --out).
  */
-import './hooks.ts';
+import '@understudy/testbed/source-hooks';
 
 await import('./ingest-run.js');

