@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file understudy/v1/embeddings.proto.
  */
 export const file_understudy_v1_embeddings: GenFile = /*@__PURE__*/
-  fileDesc("Ch51bmRlcnN0dWR5L3YxL2VtYmVkZGluZ3MucHJvdG8SDXVuZGVyc3R1ZHkudjEiuQIKDENhbGxFbWJlZGRlZBImCgRtZXRhGAEgASgLMhgudW5kZXJzdHVkeS52MS5FdmVudE1ldGESJAoEY2FsbBgCIAEoCzIWLnVuZGVyc3R1ZHkudjEuQ2FsbFJlZhI1CglzaWduYXR1cmUYAyABKAsyIi51bmRlcnN0dWR5LnYxLlN0cnVjdHVyYWxTaWduYXR1cmUSKwoJZW1iZWRkaW5nGAQgASgLMhgudW5kZXJzdHVkeS52MS5FbWJlZGRpbmcSFAoMY29udGVudF9oYXNoGAUgASgJEisKB3N1bW1hcnkYBiABKAsyGi51bmRlcnN0dWR5LnYxLkNhbGxTdW1tYXJ5OjSKtRgwChx1bmRlcnN0dWR5LmNhbGxzLmVtYmVkZGVkLnYxEhBzaWduYXR1cmUuZGlnZXN0Im0KB0NhbGxSZWYSDwoHY2FsbF9pZBgBIAEoCRIQCgh0cmFjZV9pZBgCIAEoCRIPCgdzcGFuX2lkGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpYCChNTdHJ1Y3R1cmFsU2lnbmF0dXJlEg4KBmRpZ2VzdBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEhIKCmFnZW50X25hbWUYAyABKAkSEQoJc3RlcF9uYW1lGAQgASgJEisKCW9wZXJhdGlvbhgFIAEoDjIYLnVuZGVyc3R1ZHkudjEuT3BlcmF0aW9uEhwKFHN5c3RlbV90ZW1wbGF0ZV9oYXNoGAYgASgJEhIKCnRvb2xfbmFtZXMYByADKAkSOgoPcmVzcG9uc2VfZm9ybWF0GAggASgOMiEudW5kZXJzdHVkeS52MS5SZXNwb25zZUZvcm1hdFR5cGUSHAoUcmVzcG9uc2Vfc2NoZW1hX2hhc2gYCSABKAkiYgoJRW1iZWRkaW5nEg4KBnZhbHVlcxgBIAMoAhIRCglkaW1lbnNpb24YAiABKAUSDQoFbW9kZWwYAyABKAkSDwoHYmFja2VuZBgEIAEoCRISCgpub3JtYWxpemVkGAUgASgIItABCgtDYWxsU3VtbWFyeRIQCghwcm92aWRlchgBIAEoCRIVCg1yZXF1ZXN0X21vZGVsGAIgASgJEiMKBXVzYWdlGAMgASgLMhQudW5kZXJzdHVkeS52MS5Vc2FnZRIqCgdsYXRlbmN5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhgKEGNvbnRlbnRfY2FwdHVyZWQYBSABKAgSLQoGc3RhdHVzGAYgASgOMh0udW5kZXJzdHVkeS52MS5DYWxsU3RhdHVzQ29kZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_understudy_v1_calls, file_understudy_v1_common]);
+  fileDesc("Ch51bmRlcnN0dWR5L3YxL2VtYmVkZGluZ3MucHJvdG8SDXVuZGVyc3R1ZHkudjEiyAIKDENhbGxFbWJlZGRlZBImCgRtZXRhGAEgASgLMhgudW5kZXJzdHVkeS52MS5FdmVudE1ldGESJAoEY2FsbBgCIAEoCzIWLnVuZGVyc3R1ZHkudjEuQ2FsbFJlZhI1CglzaWduYXR1cmUYAyABKAsyIi51bmRlcnN0dWR5LnYxLlN0cnVjdHVyYWxTaWduYXR1cmUSKwoJZW1iZWRkaW5nGAQgASgLMhgudW5kZXJzdHVkeS52MS5FbWJlZGRpbmcSFAoMY29udGVudF9oYXNoGAUgASgJEisKB3N1bW1hcnkYBiABKAsyGi51bmRlcnN0dWR5LnYxLkNhbGxTdW1tYXJ5Eg0KBXRlcm1zGAcgAygJOjSKtRgwChx1bmRlcnN0dWR5LmNhbGxzLmVtYmVkZGVkLnYxEhBzaWduYXR1cmUuZGlnZXN0Im0KB0NhbGxSZWYSDwoHY2FsbF9pZBgBIAEoCRIQCgh0cmFjZV9pZBgCIAEoCRIPCgdzcGFuX2lkGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpYCChNTdHJ1Y3R1cmFsU2lnbmF0dXJlEg4KBmRpZ2VzdBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEhIKCmFnZW50X25hbWUYAyABKAkSEQoJc3RlcF9uYW1lGAQgASgJEisKCW9wZXJhdGlvbhgFIAEoDjIYLnVuZGVyc3R1ZHkudjEuT3BlcmF0aW9uEhwKFHN5c3RlbV90ZW1wbGF0ZV9oYXNoGAYgASgJEhIKCnRvb2xfbmFtZXMYByADKAkSOgoPcmVzcG9uc2VfZm9ybWF0GAggASgOMiEudW5kZXJzdHVkeS52MS5SZXNwb25zZUZvcm1hdFR5cGUSHAoUcmVzcG9uc2Vfc2NoZW1hX2hhc2gYCSABKAkiYgoJRW1iZWRkaW5nEg4KBnZhbHVlcxgBIAMoAhIRCglkaW1lbnNpb24YAiABKAUSDQoFbW9kZWwYAyABKAkSDwoHYmFja2VuZBgEIAEoCRISCgpub3JtYWxpemVkGAUgASgIIvwBCgtDYWxsU3VtbWFyeRIQCghwcm92aWRlchgBIAEoCRIVCg1yZXF1ZXN0X21vZGVsGAIgASgJEiMKBXVzYWdlGAMgASgLMhQudW5kZXJzdHVkeS52MS5Vc2FnZRIqCgdsYXRlbmN5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhgKEGNvbnRlbnRfY2FwdHVyZWQYBSABKAgSLQoGc3RhdHVzGAYgASgOMh0udW5kZXJzdHVkeS52MS5DYWxsU3RhdHVzQ29kZRIqCgZvdXRwdXQYByABKAsyGi51bmRlcnN0dWR5LnYxLk91dHB1dFNoYXBlIk8KC091dHB1dFNoYXBlEgwKBGpzb24YASABKAgSEQoJdG9vbF9jYWxsGAIgASgIEg4KBmRpZ2VzdBgDIAEoCRIPCgdjaG9pY2VzGAQgASgFYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_understudy_v1_calls, file_understudy_v1_common]);
 
 /**
  * A captured call was embedded. Keyed by structural signature so that calls of one template
@@ -63,6 +63,15 @@ export type CallEmbedded = Message<"understudy.v1.CallEmbedded"> & {
    * @generated from field: understudy.v1.CallSummary summary = 6;
    */
   summary?: CallSummary | undefined;
+
+  /**
+   * Words of the embedded text that can describe a task (lowercase, no stop words, at most 32,
+   * most frequent first), taken after redaction; the clusterer labels tasks with them. Empty
+   * without content.
+   *
+   * @generated from field: repeated string terms = 7;
+   */
+  terms: string[];
 };
 
 /**
@@ -260,6 +269,13 @@ export type CallSummary = Message<"understudy.v1.CallSummary"> & {
    * @generated from field: understudy.v1.CallStatusCode status = 6;
    */
   status: CallStatusCode;
+
+  /**
+   * The answer's form; absent when content was not captured.
+   *
+   * @generated from field: understudy.v1.OutputShape output = 7;
+   */
+  output?: OutputShape | undefined;
 };
 
 /**
@@ -268,4 +284,48 @@ export type CallSummary = Message<"understudy.v1.CallSummary"> & {
  */
 export const CallSummarySchema: GenMessage<CallSummary> = /*@__PURE__*/
   messageDesc(file_understudy_v1_embeddings, 4);
+
+/**
+ * The form of a call's answer without its text: what the clusterer judges output structure and
+ * consistency by.
+ *
+ * @generated from message understudy.v1.OutputShape
+ */
+export type OutputShape = Message<"understudy.v1.OutputShape"> & {
+  /**
+   * The first choice's text parses as a JSON object or array.
+   *
+   * @generated from field: bool json = 1;
+   */
+  json: boolean;
+
+  /**
+   * The first choice calls at least one tool.
+   *
+   * @generated from field: bool tool_call = 2;
+   */
+  toolCall: boolean;
+
+  /**
+   * Lowercase hex SHA-256 of the first choice's normalised text and tool calls: equal answers
+   * share it.
+   *
+   * @generated from field: string digest = 3;
+   */
+  digest: string;
+
+  /**
+   * Number of choices returned.
+   *
+   * @generated from field: int32 choices = 4;
+   */
+  choices: number;
+};
+
+/**
+ * Describes the message understudy.v1.OutputShape.
+ * Use `create(OutputShapeSchema)` to create a new message.
+ */
+export const OutputShapeSchema: GenMessage<OutputShape> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_embeddings, 5);
 

@@ -9,7 +9,7 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { EventMeta } from "./common_pb.js";
+import type { EventMeta, TimeWindow } from "./common_pb.js";
 import { file_understudy_v1_common } from "./common_pb.js";
 import type { Embedding } from "./embeddings_pb.js";
 import { file_understudy_v1_embeddings } from "./embeddings_pb.js";
@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file understudy/v1/tasks.proto.
  */
 export const file_understudy_v1_tasks: GenFile = /*@__PURE__*/
-  fileDesc("Chl1bmRlcnN0dWR5L3YxL3Rhc2tzLnByb3RvEg11bmRlcnN0dWR5LnYxItECCglUYXNrRXZlbnQSJgoEbWV0YRgBIAEoCzIYLnVuZGVyc3R1ZHkudjEuRXZlbnRNZXRhEjMKCmRpc2NvdmVyZWQYAiABKAsyHS51bmRlcnN0dWR5LnYxLlRhc2tEaXNjb3ZlcmVkSAASLQoHdXBkYXRlZBgDIAEoCzIaLnVuZGVyc3R1ZHkudjEuVGFza1VwZGF0ZWRIABItCgdyZXRpcmVkGAQgASgLMhoudW5kZXJzdHVkeS52MS5UYXNrUmV0aXJlZEgAEisKBm1lcmdlZBgFIAEoCzIZLnVuZGVyc3R1ZHkudjEuVGFza01lcmdlZEgAEikKBXNwbGl0GAYgASgLMhgudW5kZXJzdHVkeS52MS5UYXNrU3BsaXRIADopirUYJQoTdW5kZXJzdHVkeS50YXNrcy52MRIObWV0YS50ZW5hbnRfaWRCBgoEa2luZCIzCg5UYXNrRGlzY292ZXJlZBIhCgR0YXNrGAEgASgLMhMudW5kZXJzdHVkeS52MS5UYXNrIjAKC1Rhc2tVcGRhdGVkEiEKBHRhc2sYASABKAsyEy51bmRlcnN0dWR5LnYxLlRhc2siQAoLVGFza1JldGlyZWQSIQoEdGFzaxgBIAEoCzITLnVuZGVyc3R1ZHkudjEuVGFzaxIOCgZyZWFzb24YAiABKAkiSAoKVGFza01lcmdlZBIXCg9zb3VyY2VfdGFza19pZHMYASADKAkSIQoEdGFzaxgCIAEoCzITLnVuZGVyc3R1ZHkudjEuVGFzayJHCglUYXNrU3BsaXQSFgoOc291cmNlX3Rhc2tfaWQYASABKAkSIgoFdGFza3MYAiADKAsyEy51bmRlcnN0dWR5LnYxLlRhc2sijgQKBFRhc2sSDwoHdGFza19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEQoJc2lnbmF0dXJlGAMgASgJEg0KBWxhYmVsGAQgASgJEhAKCGtleXdvcmRzGAUgAygJEhIKCmFnZW50X25hbWUYBiABKAkSJwoFc3RhdGUYByABKA4yGC51bmRlcnN0dWR5LnYxLlRhc2tTdGF0ZRISCgpjYWxsX2NvdW50GAggASgDEhUKDWNhbGxzX3Blcl9kYXkYCSABKAESHwoXcmVwcmVzZW50YXRpdmVfY2FsbF9pZHMYCiADKAkSNQoLc3VpdGFiaWxpdHkYCyABKAsyIC51bmRlcnN0dWR5LnYxLlN1aXRhYmlsaXR5U2NvcmVzEi8KB3NhdmluZ3MYDCABKAsyHi51bmRlcnN0dWR5LnYxLlNhdmluZ3NFc3RpbWF0ZRIqCghjZW50cm9pZBgNIAEoCzIYLnVuZGVyc3R1ZHkudjEuRW1iZWRkaW5nEhAKCHJldmlzaW9uGA4gASgDEjEKDWZpcnN0X3NlZW5fYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3Rfc2Vlbl9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoSc3VjY2Vzc29yX3Rhc2tfaWRzGBEgAygJIqYBChFTdWl0YWJpbGl0eVNjb3JlcxIPCgdvdmVyYWxsGAEgASgBEg4KBnZvbHVtZRgCIAEoARITCgtob21vZ2VuZWl0eRgDIAEoARIaChJvdXRwdXRfY29uc2lzdGVuY3kYBCABKAESGAoQY29udGVudF9jb3ZlcmFnZRgFIAEoARIUCgxzdWNjZXNzX3JhdGUYBiABKAESDwoHcmVhc29ucxgHIAMoCSLwAQoPU2F2aW5nc0VzdGltYXRlEhAKCGN1cnJlbmN5GAEgASgJEh4KFmN1cnJlbnRfY29zdF9wZXJfbW9udGgYAiABKAESIAoYcHJvamVjdGVkX2Nvc3RfcGVyX21vbnRoGAMgASgBEhkKEXNhdmluZ3NfcGVyX21vbnRoGAQgASgBEjYKE2N1cnJlbnRfbGF0ZW5jeV9wNTAYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTY3VycmVudF9sYXRlbmN5X3A5NRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbipWCglUYXNrU3RhdGUSGgoWVEFTS19TVEFURV9VTlNQRUNJRklFRBAAEhUKEVRBU0tfU1RBVEVfQUNUSVZFEAESFgoSVEFTS19TVEFURV9SRVRJUkVEEAJiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_understudy_v1_common, file_understudy_v1_embeddings]);
+  fileDesc("Chl1bmRlcnN0dWR5L3YxL3Rhc2tzLnByb3RvEg11bmRlcnN0dWR5LnYxItECCglUYXNrRXZlbnQSJgoEbWV0YRgBIAEoCzIYLnVuZGVyc3R1ZHkudjEuRXZlbnRNZXRhEjMKCmRpc2NvdmVyZWQYAiABKAsyHS51bmRlcnN0dWR5LnYxLlRhc2tEaXNjb3ZlcmVkSAASLQoHdXBkYXRlZBgDIAEoCzIaLnVuZGVyc3R1ZHkudjEuVGFza1VwZGF0ZWRIABItCgdyZXRpcmVkGAQgASgLMhoudW5kZXJzdHVkeS52MS5UYXNrUmV0aXJlZEgAEisKBm1lcmdlZBgFIAEoCzIZLnVuZGVyc3R1ZHkudjEuVGFza01lcmdlZEgAEikKBXNwbGl0GAYgASgLMhgudW5kZXJzdHVkeS52MS5UYXNrU3BsaXRIADopirUYJQoTdW5kZXJzdHVkeS50YXNrcy52MRIObWV0YS50ZW5hbnRfaWRCBgoEa2luZCIzCg5UYXNrRGlzY292ZXJlZBIhCgR0YXNrGAEgASgLMhMudW5kZXJzdHVkeS52MS5UYXNrIjAKC1Rhc2tVcGRhdGVkEiEKBHRhc2sYASABKAsyEy51bmRlcnN0dWR5LnYxLlRhc2siQAoLVGFza1JldGlyZWQSIQoEdGFzaxgBIAEoCzITLnVuZGVyc3R1ZHkudjEuVGFzaxIOCgZyZWFzb24YAiABKAkiSAoKVGFza01lcmdlZBIXCg9zb3VyY2VfdGFza19pZHMYASADKAkSIQoEdGFzaxgCIAEoCzITLnVuZGVyc3R1ZHkudjEuVGFzayJHCglUYXNrU3BsaXQSFgoOc291cmNlX3Rhc2tfaWQYASABKAkSIgoFdGFza3MYAiADKAsyEy51bmRlcnN0dWR5LnYxLlRhc2siuwQKBFRhc2sSDwoHdGFza19pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSEQoJc2lnbmF0dXJlGAMgASgJEg0KBWxhYmVsGAQgASgJEhAKCGtleXdvcmRzGAUgAygJEhIKCmFnZW50X25hbWUYBiABKAkSJwoFc3RhdGUYByABKA4yGC51bmRlcnN0dWR5LnYxLlRhc2tTdGF0ZRISCgpjYWxsX2NvdW50GAggASgDEhUKDWNhbGxzX3Blcl9kYXkYCSABKAESHwoXcmVwcmVzZW50YXRpdmVfY2FsbF9pZHMYCiADKAkSNQoLc3VpdGFiaWxpdHkYCyABKAsyIC51bmRlcnN0dWR5LnYxLlN1aXRhYmlsaXR5U2NvcmVzEi8KB3NhdmluZ3MYDCABKAsyHi51bmRlcnN0dWR5LnYxLlNhdmluZ3NFc3RpbWF0ZRIqCghjZW50cm9pZBgNIAEoCzIYLnVuZGVyc3R1ZHkudjEuRW1iZWRkaW5nEhAKCHJldmlzaW9uGA4gASgDEjEKDWZpcnN0X3NlZW5fYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3Rfc2Vlbl9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoSc3VjY2Vzc29yX3Rhc2tfaWRzGBEgAygJEisKB3Byb2ZpbGUYEiABKAsyGi51bmRlcnN0dWR5LnYxLlRhc2tQcm9maWxlIsYDCgtUYXNrUHJvZmlsZRIpCgZ3aW5kb3cYASABKAsyGS51bmRlcnN0dWR5LnYxLlRpbWVXaW5kb3cSFAoMd2luZG93X2NhbGxzGAIgASgDEhYKDnNoYXJlX29mX2NhbGxzGAMgASgBEhYKDnNoYXJlX29mX3NwZW5kGAQgASgBEhkKEW1lYW5faW5wdXRfdG9rZW5zGAUgASgBEhoKEm1lYW5fb3V0cHV0X3Rva2VucxgGIAEoARIZChFqc29uX291dHB1dF9zaGFyZRgHIAEoARIXCg90b29sX2NhbGxfc2hhcmUYCCABKAESHAoUcmVwZWF0ZWRfaW5wdXRfc2hhcmUYCSABKAESHQoQb3V0cHV0X2FncmVlbWVudBgKIAEoAUgAiAEBEh8KF291dHB1dF9sZW5ndGhfdmFyaWF0aW9uGAsgASgBEhcKD21lYW5fc2ltaWxhcml0eRgMIAEoARITCgtlcnJvcl9zaGFyZRgNIAEoARIbChN0ZW5hbnRfd2luZG93X2NhbGxzGA4gASgDEh0KFXRlbmFudF9jb3N0X3Blcl9tb250aBgPIAEoAUITChFfb3V0cHV0X2FncmVlbWVudCLJAgoNU2F2aW5nc1JlcG9ydBIRCgl0ZW5hbnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSHQoVdGVuYW50X2Nvc3RfcGVyX21vbnRoGAMgASgBEhIKCnRhc2tfY291bnQYBCABKAUSFgoOc2hhcmVfb2ZfY2FsbHMYBSABKAESFgoOc2hhcmVfb2Zfc3BlbmQYBiABKAESHgoWY3VycmVudF9jb3N0X3Blcl9tb250aBgHIAEoARIgChhwcm9qZWN0ZWRfY29zdF9wZXJfbW9udGgYCCABKAESGQoRc2F2aW5nc19wZXJfbW9udGgYCSABKAESIgoFdGFza3MYCiADKAsyEy51bmRlcnN0dWR5LnYxLlRhc2sSLwoLY29tcHV0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqYBChFTdWl0YWJpbGl0eVNjb3JlcxIPCgdvdmVyYWxsGAEgASgBEg4KBnZvbHVtZRgCIAEoARITCgtob21vZ2VuZWl0eRgDIAEoARIaChJvdXRwdXRfY29uc2lzdGVuY3kYBCABKAESGAoQY29udGVudF9jb3ZlcmFnZRgFIAEoARIUCgxzdWNjZXNzX3JhdGUYBiABKAESDwoHcmVhc29ucxgHIAMoCSLwAQoPU2F2aW5nc0VzdGltYXRlEhAKCGN1cnJlbmN5GAEgASgJEh4KFmN1cnJlbnRfY29zdF9wZXJfbW9udGgYAiABKAESIAoYcHJvamVjdGVkX2Nvc3RfcGVyX21vbnRoGAMgASgBEhkKEXNhdmluZ3NfcGVyX21vbnRoGAQgASgBEjYKE2N1cnJlbnRfbGF0ZW5jeV9wNTAYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTY3VycmVudF9sYXRlbmN5X3A5NRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbipWCglUYXNrU3RhdGUSGgoWVEFTS19TVEFURV9VTlNQRUNJRklFRBAAEhUKEVRBU0tfU1RBVEVfQUNUSVZFEAESFgoSVEFTS19TVEFURV9SRVRJUkVEEAJiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_understudy_v1_common, file_understudy_v1_embeddings]);
 
 /**
  * The clusterer's view of a tenant's tasks changed. Keyed by tenant so that merges and splits
@@ -296,6 +296,13 @@ export type Task = Message<"understudy.v1.Task"> & {
    * @generated from field: repeated string successor_task_ids = 17;
    */
   successorTaskIds: string[];
+
+  /**
+   * The figures behind suitability and savings, measured over the clusterer's window.
+   *
+   * @generated from field: understudy.v1.TaskProfile profile = 18;
+   */
+  profile?: TaskProfile | undefined;
 };
 
 /**
@@ -304,6 +311,196 @@ export type Task = Message<"understudy.v1.Task"> & {
  */
 export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
   messageDesc(file_understudy_v1_tasks, 6);
+
+/**
+ * What the clusterer measured over a task's calls in its window.
+ *
+ * @generated from message understudy.v1.TaskProfile
+ */
+export type TaskProfile = Message<"understudy.v1.TaskProfile"> & {
+  /**
+   * The period measured: the clusterer's window at the last re-clustering.
+   *
+   * @generated from field: understudy.v1.TimeWindow window = 1;
+   */
+  window?: TimeWindow | undefined;
+
+  /**
+   * The task's calls in the window.
+   *
+   * @generated from field: int64 window_calls = 2;
+   */
+  windowCalls: bigint;
+
+  /**
+   * Shares of all of the tenant's calls in the window (unassigned ones included), and of their
+   * LLM spend at the price table's rates.
+   *
+   * @generated from field: double share_of_calls = 3;
+   */
+  shareOfCalls: number;
+
+  /**
+   * @generated from field: double share_of_spend = 4;
+   */
+  shareOfSpend: number;
+
+  /**
+   * @generated from field: double mean_input_tokens = 5;
+   */
+  meanInputTokens: number;
+
+  /**
+   * @generated from field: double mean_output_tokens = 6;
+   */
+  meanOutputTokens: number;
+
+  /**
+   * Shares of the calls with captured content whose answer parses as JSON, and calls a tool.
+   *
+   * @generated from field: double json_output_share = 7;
+   */
+  jsonOutputShare: number;
+
+  /**
+   * @generated from field: double tool_call_share = 8;
+   */
+  toolCallShare: number;
+
+  /**
+   * Share of calls whose input repeats that of an earlier call in the window exactly.
+   *
+   * @generated from field: double repeated_input_share = 9;
+   */
+  repeatedInputShare: number;
+
+  /**
+   * Over inputs seen more than once: the share of their answers equal to the input's most
+   * common answer. Unset when no input repeats.
+   *
+   * @generated from field: optional double output_agreement = 10;
+   */
+  outputAgreement?: number | undefined;
+
+  /**
+   * Standard deviation of output tokens over their mean: how much answer length varies.
+   *
+   * @generated from field: double output_length_variation = 11;
+   */
+  outputLengthVariation: number;
+
+  /**
+   * Mean cosine similarity of the calls' embeddings to the task's centroid.
+   *
+   * @generated from field: double mean_similarity = 12;
+   */
+  meanSimilarity: number;
+
+  /**
+   * Share of calls that failed.
+   *
+   * @generated from field: double error_share = 13;
+   */
+  errorShare: number;
+
+  /**
+   * All of the tenant's calls in the window, and their LLM spend per 30 days at the observed
+   * rate: what the shares above are shares of.
+   *
+   * @generated from field: int64 tenant_window_calls = 14;
+   */
+  tenantWindowCalls: bigint;
+
+  /**
+   * @generated from field: double tenant_cost_per_month = 15;
+   */
+  tenantCostPerMonth: number;
+};
+
+/**
+ * Describes the message understudy.v1.TaskProfile.
+ * Use `create(TaskProfileSchema)` to create a new message.
+ */
+export const TaskProfileSchema: GenMessage<TaskProfile> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_tasks, 7);
+
+/**
+ * A tenant's tasks ranked by projected saving: "these N tasks carry X% of calls and Y% of LLM
+ * spend".
+ *
+ * @generated from message understudy.v1.SavingsReport
+ */
+export type SavingsReport = Message<"understudy.v1.SavingsReport"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * ISO 4217 code of every amount in the report.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * The tenant's LLM spend per 30 days, all calls included, as of the newest task measured.
+   *
+   * @generated from field: double tenant_cost_per_month = 3;
+   */
+  tenantCostPerMonth: number;
+
+  /**
+   * Totals over the tasks listed.
+   *
+   * @generated from field: int32 task_count = 4;
+   */
+  taskCount: number;
+
+  /**
+   * @generated from field: double share_of_calls = 5;
+   */
+  shareOfCalls: number;
+
+  /**
+   * @generated from field: double share_of_spend = 6;
+   */
+  shareOfSpend: number;
+
+  /**
+   * @generated from field: double current_cost_per_month = 7;
+   */
+  currentCostPerMonth: number;
+
+  /**
+   * @generated from field: double projected_cost_per_month = 8;
+   */
+  projectedCostPerMonth: number;
+
+  /**
+   * @generated from field: double savings_per_month = 9;
+   */
+  savingsPerMonth: number;
+
+  /**
+   * Largest saving first.
+   *
+   * @generated from field: repeated understudy.v1.Task tasks = 10;
+   */
+  tasks: Task[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp computed_at = 11;
+   */
+  computedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message understudy.v1.SavingsReport.
+ * Use `create(SavingsReportSchema)` to create a new message.
+ */
+export const SavingsReportSchema: GenMessage<SavingsReport> = /*@__PURE__*/
+  messageDesc(file_understudy_v1_tasks, 8);
 
 /**
  * How well a task suits replacement by a fine-tuned small model. Every score is in [0, 1],
@@ -367,7 +564,7 @@ export type SuitabilityScores = Message<"understudy.v1.SuitabilityScores"> & {
  * Use `create(SuitabilityScoresSchema)` to create a new message.
  */
 export const SuitabilityScoresSchema: GenMessage<SuitabilityScores> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_tasks, 7);
+  messageDesc(file_understudy_v1_tasks, 9);
 
 /**
  * What serving the task with a fine-tuned small model would save, at the observed rate.
@@ -419,7 +616,7 @@ export type SavingsEstimate = Message<"understudy.v1.SavingsEstimate"> & {
  * Use `create(SavingsEstimateSchema)` to create a new message.
  */
 export const SavingsEstimateSchema: GenMessage<SavingsEstimate> = /*@__PURE__*/
-  messageDesc(file_understudy_v1_tasks, 8);
+  messageDesc(file_understudy_v1_tasks, 10);
 
 /**
  * @generated from enum understudy.v1.TaskState
