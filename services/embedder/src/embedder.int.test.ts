@@ -130,7 +130,13 @@ describe.each(cases)('embedder with $name on real Kafka', ({ model, dimension, s
 
   it('turns CallCaptured into CallEmbedded and answers EmbedCall the same way', async () => {
     const calls = [
-      llmCall({ tenantId, callId: 'c-1', system: 'Triage ticket 12.', user: 'Printer on fire' }),
+      llmCall({
+        tenantId,
+        callId: 'c-1',
+        system: 'Triage ticket 12.',
+        user: 'Printer on fire',
+        answers: [{ text: '{"queue":"facilities"}' }],
+      }),
       llmCall({ tenantId, callId: 'c-2', system: 'Triage ticket 987.', user: 'Wifi is slow' }),
       llmCall({ tenantId, callId: 'c-3' }),
       llmCall({
@@ -168,8 +174,12 @@ describe.each(cases)('embedder with $name on real Kafka', ({ model, dimension, s
     expect(second?.signature?.digest).toBe(first?.signature?.digest);
     expect(first?.embedding).toMatchObject({ dimension, model, normalized: true });
     expect(first?.summary).toMatchObject({ provider: 'openai', contentCaptured: true });
+    expect(first?.terms).toEqual(['printer', 'fire']);
+    expect(first?.summary?.output).toMatchObject({ json: true, toolCall: false, choices: 1 });
     const bare = byCall('c-3')[0];
     expect(bare?.embedding).toBeUndefined();
+    expect(bare?.terms).toEqual([]);
+    expect(bare?.summary?.output).toBeUndefined();
     expect(bare?.signature?.digest).not.toBe(first?.signature?.digest);
     const [fire, wifi, burning] = ['c-1', 'c-2', 'c-4'].map(
       (id) => byCall(id)[0]?.embedding?.values ?? [],

@@ -1,3 +1,5 @@
+import { create } from '@bufbuild/protobuf';
+import { RedactionReportSchema } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { MetricsProbe } from '@understudy/telemetry/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -67,10 +69,55 @@ describe('CallEmbedder', () => {
     expect(dot(withTool.embedding?.values ?? [], a.embedding?.values ?? [])).toBeLessThan(0.99);
   });
 
+  it('labels the embedded text with its most frequent terms, redaction placeholders left out', async () => {
+    const call = llmCall({
+      system: 'You triage support tickets.',
+      user: 'Refund my order <EMAIL_3fabcdef>: the order never arrived, refund it',
+      toolResult: '{"order":"shipped","carrier":"DHL"}',
+    });
+    call.redaction = create(RedactionReportSchema, {
+      redactorVersion: 'understudy-pii@1.0.0',
+      entityCounts: { EMAIL: 1 },
+      placeholders: ['<EMAIL_3fabcdef>'],
+    });
+    const derived = await embedder().derive(call);
+    expect(derived.terms).toEqual([
+      'order',
+      'refund',
+      'never',
+      'arrived',
+      'shipped',
+      'carrier',
+      'dhl',
+    ]);
+
+    const words = Array.from(
+      { length: 40 },
+      (_, i) => `q${String.fromCharCode(97 + Math.floor(i / 26), 97 + (i % 26))}`,
+    );
+    const many = await embedder().derive(llmCall({ user: words.join(' ') }));
+    expect(many.terms).toEqual(words.slice(0, 32));
+  });
+
+  it('gives the answer its shape, embedded text or not', async () => {
+    const answered = await embedder().derive(
+      llmCall({ user: 'Printer on fire', answers: [{ text: '{"queue":"facilities"}' }] }),
+    );
+    expect(answered.output).toMatchObject({ json: true, toolCall: false, choices: 1 });
+    expect(answered.output?.digest).toMatch(/^[0-9a-f]{64}$/);
+
+    const onlyAnswer = await embedder().derive(llmCall({ answers: [{ text: 'Done.' }] }));
+    expect(onlyAnswer).toMatchObject({ contentHash: '', terms: [] });
+    expect(onlyAnswer.embedding).toBeUndefined();
+    expect(onlyAnswer.output).toMatchObject({ json: false, toolCall: false, choices: 1 });
+  });
+
   it('gives calls without content the signature only', async () => {
     const derived = await embedder().derive(llmCall({}));
     expect(derived.embedding).toBeUndefined();
     expect(derived.contentHash).toBe('');
+    expect(derived.terms).toEqual([]);
+    expect(derived.output).toBeUndefined();
     expect(derived.signature.digest).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -136,7 +183,12 @@ describe('CallEmbedder', () => {
 
   it('derives from encrypted content exactly what it derives from the plain content', async () => {
     const { keyring } = testKeyring('tenant-a');
-    const call = llmCall({ system: 'Triage ticket 12.', user: 'Printer on fire', tools: ['page'] });
+    const call = llmCall({
+      system: 'Triage ticket 12.',
+      user: 'Printer on fire',
+      tools: ['page'],
+      answers: [{ toolCalls: [{ name: 'page', arguments: '{"team":"facilities"}' }] }],
+    });
     const plain = await embedder().derive(call);
     const opened = await new CallEmbedder(hashing(), options, keyring).derive(
       encrypted(call, keyring),
@@ -145,6 +197,9 @@ describe('CallEmbedder', () => {
     expect(opened.embedding?.values).toEqual(plain.embedding?.values);
     expect(opened.signature.digest).toBe(plain.signature.digest);
     expect(opened.signature.toolNames).toEqual(['page']);
+    expect(opened.terms).toEqual(['printer', 'fire']);
+    expect(opened.output).toMatchObject({ toolCall: true, choices: 1 });
+    expect(opened.output).toEqual(plain.output);
   });
 
   it('refuses encrypted content without a keyring instead of deriving a wrong signature', async () => {

@@ -3,10 +3,12 @@ import {
   EmbeddingSchema,
   type Embedding,
   type LlmCall,
+  type OutputShape,
   type StructuralSignature,
 } from '@understudy/contracts';
 import { UnderstudyError } from '@understudy/errors';
 import { contentOf, type ContentKeyring } from '@understudy/tenancy';
+import { topTerms } from '@understudy/text';
 import type { EmbeddingBackend } from '../drivers/embedding-backend.js';
 import { Batcher } from './batcher.js';
 import { varyingText } from './content.js';
@@ -14,7 +16,11 @@ import { normalizeText } from './featurizer.js';
 import { sha256Hex } from './hashing.js';
 import { EmbedderInstruments } from './instruments.js';
 import { LruCache } from './lru-cache.js';
+import { outputShape } from './output-shape.js';
 import { structuralSignature } from './signature.js';
+
+/** Terms per call, as the contract bounds them. */
+const termsPerCall = 32;
 
 export interface CallEmbedderOptions {
   /** Embeddings kept by content hash; identical prompts are embedded once. */
@@ -33,14 +39,19 @@ export interface CallDerivation {
   readonly embedding?: Embedding;
   /** SHA-256 of the normalised text embedded; empty without an embedding. */
   readonly contentHash: string;
+  /** The embedded text's most frequent terms, most frequent first; empty without an embedding. */
+  readonly terms: string[];
+  /** The answer's form; absent when the call has no content or no answer. */
+  readonly output?: OutputShape;
 }
 
 /**
- * Derives what the clusterer compares calls by: the structural signature of every call, and an
- * embedding of the text that varies within a task. One code path serves captured calls (Kafka)
- * and live ones (gRPC), so both land in the same space. Texts are embedded once per content hash
- * (an LRU cache, and one request for twins in flight) and in batches. Encrypted content is opened
- * with the keyring, in memory only, so an encrypted call derives exactly what its plain twin would.
+ * Derives what the clusterer compares calls by: the structural signature of every call, an
+ * embedding of the text that varies within a task with the terms that can label it, and the
+ * shape of the answer. One code path serves captured calls (Kafka) and live ones (gRPC), so both
+ * land in the same space. Texts are embedded once per content hash (an LRU cache, and one request
+ * for twins in flight) and in batches. Encrypted content is opened with the keyring, in memory
+ * only, so an encrypted call derives exactly what its plain twin would.
  */
 export class CallEmbedder {
   private readonly cache: LruCache<string, Float32Array>;
@@ -73,11 +84,10 @@ export class CallEmbedder {
     try {
       const content = contentOf(call, this.keyring);
       const signature = structuralSignature(call, content);
-      const text =
-        content === undefined
-          ? ''
-          : normalizeText(varyingText(content, this.options.maxInputChars));
-      if (text === '') return { signature, contentHash: '' };
+      const output = outputShape(content);
+      const varying = content === undefined ? '' : varyingText(content, this.options.maxInputChars);
+      const text = normalizeText(varying);
+      if (text === '') return { signature, contentHash: '', terms: [], ...(output && { output }) };
       const contentHash = sha256Hex(text);
       const values = await this.embed(contentHash, text);
       const embedding = create(EmbeddingSchema, {
@@ -87,7 +97,11 @@ export class CallEmbedder {
         backend: this.backend.backend,
         normalized: true,
       });
-      return { signature, embedding, contentHash };
+      const terms = topTerms(
+        withoutPlaceholders(varying, call.redaction?.placeholders ?? []),
+        termsPerCall,
+      );
+      return { signature, embedding, contentHash, terms, ...(output && { output }) };
     } finally {
       this.instruments.deriveDuration.record((performance.now() - started) / 1000);
     }
@@ -123,4 +137,12 @@ export class CallEmbedder {
       });
     }
   }
+}
+
+/**
+ * The text without the collector's redaction placeholders (`<EMAIL_3f9a2c1b>`): they stand for
+ * no word of the task, and the letters of their hashes would read as words.
+ */
+function withoutPlaceholders(text: string, placeholders: readonly string[]): string {
+  return placeholders.reduce((rest, placeholder) => rest.replaceAll(placeholder, ' '), text);
 }

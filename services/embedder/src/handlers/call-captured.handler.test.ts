@@ -95,7 +95,12 @@ describe('CallCapturedHandler with encrypted content', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const fixture = { tenantId, system: 'Triage ticket 12.', user: 'Printer on fire' };
+  const fixture = {
+    tenantId,
+    system: 'Triage ticket 12.',
+    user: 'Printer on fire',
+    answers: [{ toolCalls: [{ name: 'page', arguments: '{"team":"facilities"}' }] }],
+  };
 
   it('embeds an encrypted call like its plain twin when the keys are configured', async () => {
     const embedder = await embedderWith({
@@ -117,6 +122,11 @@ describe('CallCapturedHandler with encrypted content', () => {
       expect(sealed?.signature?.digest).toBe(plain?.signature?.digest);
       expect(sealed?.embedding?.values).toEqual(plain?.embedding?.values);
       expect(sealed?.summary?.contentCaptured).toBe(true);
+      expect(plain?.terms).toEqual(['printer', 'fire']);
+      expect(sealed?.terms).toEqual(plain?.terms);
+      expect(plain?.summary?.output).toMatchObject({ json: false, toolCall: true, choices: 1 });
+      expect(plain?.summary?.output?.digest).toMatch(/^[0-9a-f]{64}$/);
+      expect(sealed?.summary?.output).toEqual(plain?.summary?.output);
       expect(embedder.deadLetters).toEqual([]);
     } finally {
       await embedder.stop();

@@ -26,7 +26,7 @@ export class CallCapturedHandler {
     if (call === undefined || call.callId === '') {
       throw new UnderstudyError(ErrorCode.InvalidArgument, 'CallCaptured without a call id');
     }
-    const { signature, embedding, contentHash } = await this.embedder.derive(call);
+    const { signature, embedding, contentHash, terms, output } = await this.embedder.derive(call);
     const tenantId = call.tenantId || (event.meta?.tenantId ?? '');
     await this.messaging.publish(
       topics.callsEmbedded,
@@ -41,6 +41,7 @@ export class CallCapturedHandler {
         signature,
         ...(embedding && { embedding }),
         contentHash,
+        terms,
         summary: create(CallSummarySchema, {
           provider: call.provider,
           requestModel: call.requestModel,
@@ -48,6 +49,7 @@ export class CallCapturedHandler {
           ...(call.timing?.latency && { latency: call.timing.latency }),
           contentCaptured: call.contentCaptured,
           status: call.status?.code ?? CallStatusCode.UNSPECIFIED,
+          ...(output && { output }),
         }),
       }),
     );

@@ -18,15 +18,26 @@ export interface CallFixture {
   readonly user?: string;
   readonly toolResult?: string;
   readonly tools?: readonly string[];
+  /** The model's answer, one entry per choice. */
+  readonly answers?: readonly Answer[];
+}
+
+export interface Answer {
+  readonly text?: string;
+  readonly toolCalls?: readonly { readonly name: string; readonly arguments: string }[];
 }
 
 type Part = MessageInitShape<typeof MessagePartSchema>;
 
 const text = (value: string): Part => ({ kind: { case: 'text', value: { text: value } } });
 
-/** An LlmCall with plain content: a system message, a user message and an optional tool result. */
+/**
+ * An LlmCall with plain content: a system message, a user message, an optional tool result and
+ * optional answers.
+ */
 export function llmCall(fixture: CallFixture): LlmCall {
-  const hasContent = fixture.system !== undefined || fixture.user !== undefined;
+  const hasContent =
+    fixture.system !== undefined || fixture.user !== undefined || fixture.answers !== undefined;
   return create(LlmCallSchema, {
     tenantId: fixture.tenantId ?? 'tenant-a',
     callId: fixture.callId ?? 'call-1',
@@ -67,6 +78,15 @@ export function llmCall(fixture: CallFixture): LlmCall {
                   },
                 ]),
           ],
+          outputMessages: (fixture.answers ?? []).map((answer) => ({
+            role: Role.ASSISTANT,
+            parts: [
+              ...(answer.text === undefined ? [] : [text(answer.text)]),
+              ...(answer.toolCalls ?? []).map((call, index): Part => ({
+                kind: { case: 'toolCall', value: { id: `c${index}`, ...call } },
+              })),
+            ],
+          })),
           toolDefinitions: (fixture.tools ?? []).map((name) => ({ type: 'function', name })),
         }),
       },

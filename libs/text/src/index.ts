@@ -1,0 +1,1 @@
+export { termsOf, topTerms } from './terms.js';
