@@ -12,7 +12,9 @@ import {
 } from '@understudy/contracts';
 import type { Client } from '@understudy/grpc';
 import {
+  announceTasks,
   createdDataset,
+  measuredTask,
   registeredOn,
   startRegistry,
   testToken,
@@ -286,5 +288,87 @@ describe('understudy registry against the registry on PostgreSQL and Kafka', () 
     const missing = await cli('registry', 'models', 'show', randomUUID());
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/^error: NOT_FOUND: /);
+  });
+});
+
+describe('understudy tasks report against the registry on PostgreSQL and Kafka', () => {
+  it("ranks the tenant's announced tasks by saving, as a table and as plain JSON", async () => {
+    const measuredAt = new Date('2026-03-01T00:00:00Z');
+    const measured = { tenantCost: 1_000, measuredAt };
+    await announceTasks(inject('testbed').kafka.brokers, [
+      measuredTask(
+        tenantId,
+        uniqueName('invoices'),
+        { ...measured, suitability: 0.9, currentCost: 300, projectedCost: 20 },
+        { label: 'Extract invoice fields as JSON', callsPerDay: 240 },
+      ),
+      measuredTask(
+        tenantId,
+        uniqueName('tickets'),
+        {
+          ...measured,
+          suitability: 0.75,
+          currentCost: 500,
+          projectedCost: 50,
+          shareOfCalls: 0.25,
+          shareOfSpend: 0.3,
+        },
+        { label: 'Classify support tickets', agentName: 'support-bot', callsPerDay: 610 },
+      ),
+      // Saves most, but not suitable enough for the report asked for.
+      measuredTask(tenantId, uniqueName('trips'), { suitability: 0.4, currentCost: 2_000 }),
+      // Another tenant's, which ops may not see.
+      measuredTask(uniqueName('tenant'), uniqueName('other'), { currentCost: 9_000 }),
+    ]);
+    const report = async (...options: string[]) =>
+      json(await cli('tasks', 'report', '--min-suitability', '0.7', '-o', 'json', ...options));
+    await expect
+      .poll(async () => (await report())['totals'], { timeout: 30_000, interval: 200 })
+      .toMatchObject({ tasks: 2 });
+
+    const document = await report();
+    expect(document).toMatchObject({ tenantId, currency: 'USD' });
+    expect(document['totals']).toEqual({
+      tasks: 2,
+      shareOfCalls: 0.35,
+      shareOfSpend: 0.4,
+      tenantCostPerMonth: 1_000,
+      currentCostPerMonth: 800,
+      projectedCostPerMonth: 70,
+      savingsPerMonth: 730,
+    });
+    expect(document['tasks']).toEqual([
+      expect.objectContaining({
+        label: 'Classify support tickets',
+        suitability: expect.objectContaining({ overall: 0.75 }) as unknown,
+        savings: {
+          currentCostPerMonth: 500,
+          projectedCostPerMonth: 50,
+          savingsPerMonth: 450,
+          latencyP50Ms: 850,
+          latencyP95Ms: 2_100,
+        },
+        reasons: ['outputs follow one JSON schema'],
+      }),
+      expect.objectContaining({ label: 'Extract invoice fields as JSON', shareOfCalls: 0.1 }),
+    ]);
+    const top = await report('--top', '1');
+    expect((top['tasks'] as { label: string }[]).map((task) => task.label)).toEqual([
+      'Classify support tickets',
+    ]);
+
+    const table = await cli('tasks', 'report', '--min-suitability', '0.7');
+    expect(table).toMatchObject({ code: 0, stderr: '' });
+    const lines = table.stdout.split('\n');
+    expect(lines[0]).toBe(
+      'These 2 tasks carry 35% of calls and 40% of LLM spend (of $1,000.00/month); ' +
+        'projected saving $730.00/month.',
+    );
+    expect(lines[3]).toMatch(
+      /^Classify support tickets\s+support-bot\s+610\s+25%\s+30%\s+0\.75\s+\$500\.00\s+\$50\.00\s+\$450\.00\s+850ms$/,
+    );
+    expect(lines[4]).toMatch(
+      /^Extract invoice fields as JSON\s+billing-bot\s+240\s+10%\s+10%\s+0\.9\s/,
+    );
   });
 });

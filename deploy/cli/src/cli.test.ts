@@ -181,6 +181,70 @@ describe('listing', () => {
   });
 });
 
+describe('tasks report', () => {
+  it('asks for the suitable top tasks and prints the headline and rows, or plain JSON', async () => {
+    fake.getSavingsReport = (request) => ({
+      report: {
+        tenantId: request.tenantId,
+        currency: 'USD',
+        tenantCostPerMonth: 1_000,
+        taskCount: 1,
+        shareOfCalls: 0.3,
+        shareOfSpend: 0.4,
+        currentCostPerMonth: 300,
+        projectedCostPerMonth: 20,
+        savingsPerMonth: 280,
+        tasks: [
+          {
+            taskId: 't1',
+            label: 'Extract invoice fields',
+            agentName: 'billing-bot',
+            callsPerDay: 100,
+            suitability: { overall: 0.9 },
+            savings: { currency: 'USD', savingsPerMonth: 280 },
+          },
+        ],
+      },
+    });
+    const argv = ['tasks', 'report', '--min-suitability', '0.7', '--top', '10', '--tenant', 'acme'];
+    const table = await run(argv);
+    expect(table).toMatchObject({ code: 0, stderr: '' });
+    expect(requestsOf('GetSavingsReport')).toMatchObject([
+      { tenantId: 'acme', minSuitability: 0.7, limit: 10 },
+    ]);
+    expect(table.stdout).toMatch(
+      /^This task carries 30% of calls and 40% of LLM spend \(of \$1,000\.00\/month\); projected saving \$280\.00\/month\.\n\nLABEL/,
+    );
+    expect(table.stdout).toMatch(/Extract invoice fields\s+billing-bot\s+100\s/);
+
+    const json = await run([...argv, '-o', 'json']);
+    expect(json).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      tenantId: 'acme',
+      totals: { tasks: 1, savingsPerMonth: 280, tenantCostPerMonth: 1_000 },
+      tasks: [{ taskId: 't1', suitability: { overall: 0.9 }, savings: { latencyP50Ms: null } }],
+    });
+
+    await run(['tasks', 'report']);
+    expect(requestsOf('GetSavingsReport').at(-1)).toMatchObject({ minSuitability: 0, limit: 0 });
+  });
+
+  it('refuses a suitability outside 0 to 1 or a top below 1, with exit 2', async () => {
+    for (const argv of [
+      ['tasks', 'report', '--min-suitability', '1.5'],
+      ['tasks', 'report', '--top', '0'],
+      ['tasks', 'report', '--top', 'ten'],
+    ]) {
+      const result = await run(argv);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /^error: .*\nRun 'understudy tasks report --help' for usage\.\n$/,
+      );
+    }
+    expect(calls).toEqual([]);
+  });
+});
+
 describe('promote', () => {
   it("sends the version's etag and the routing revision it read, with a fresh request id", async () => {
     const promoted = versionOf({ stage: ModelStage.CANARY, trafficPercent: 10, etag: 'etag-6' });

@@ -132,12 +132,15 @@ export class Args {
     return value;
   }
 
-  number(name: string): number | undefined {
+  number(name: string, range?: { min: number; max: number }): number | undefined {
     const text = this.string(name);
     if (text === undefined) return undefined;
     const value = Number(text);
     if (text.trim() === '' || !Number.isFinite(value)) {
       throw new UsageError(`--${name} must be a number, not "${text}"`);
+    }
+    if (range !== undefined && (value < range.min || value > range.max)) {
+      throw new UsageError(`--${name} must be from ${String(range.min)} to ${String(range.max)}`);
     }
     return value;
   }

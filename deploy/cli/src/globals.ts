@@ -46,7 +46,7 @@ export const globalOptions: OptionSpecs = {
     type: 'string',
     short: 'o',
     value: 'FORMAT',
-    description: 'table (default) or json (proto JSON)',
+    description: 'table (default) or json',
   },
   help: { type: 'boolean', short: 'h', description: 'Show help for the command' },
 };

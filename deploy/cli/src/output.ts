@@ -13,8 +13,9 @@ export type View<T> = (value: T, layout: Layout) => string;
 
 /**
  * Where a command's answer goes. Each command prints one document: for `json`, its response
- * message in proto JSON (field names and enums as the proto defines them, for scripts and
- * charts); for `table`, its view for people. Notes are for people only and go to stderr.
+ * message in proto JSON (field names and enums as the proto defines them, for scripts), or a
+ * plain document of its own where it is made for charts; for `table`, its view for people.
+ * Notes are for people only and go to stderr.
  */
 export class Output {
   readonly format: Format;
@@ -30,10 +31,15 @@ export class Output {
     message: MessageShape<D>,
     view: View<MessageShape<D>>,
   ): void {
+    this.printDocument(message, (m) => toJson(schema, m), view);
+  }
+
+  /** As print, with `document(value)` for JSON instead of proto JSON. */
+  printDocument<T>(value: T, document: (value: T) => unknown, view: View<T>): void {
     this.#io.stdout.write(
       this.format === 'json'
-        ? JSON.stringify(toJson(schema, message), null, 2) + '\n'
-        : view(message, { width: this.#io.columns }),
+        ? JSON.stringify(document(value), null, 2) + '\n'
+        : view(value, { width: this.#io.columns }),
     );
   }
 

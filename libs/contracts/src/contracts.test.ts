@@ -148,6 +148,7 @@ describe('gRPC services', () => {
         ModelRegistryService: [
           'GetTask',
           'ListTasks',
+          'GetSavingsReport',
           'CreateDataset',
           'GetDataset',
           'ListDatasets',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import {
   AdapterArtifactSchema,
   AdapterFormat,
@@ -9,6 +9,7 @@ import {
   EvaluationKind,
   EvaluationVerdict,
   EventMetaSchema,
+  type GetSavingsReportRequestSchema,
   type ListTasksRequestSchema,
   type ModelRegistryService,
   ModelFootprintSchema,
@@ -38,13 +39,19 @@ import { postgresUrl, type RunningService } from '@understudy/service';
 import { createDatabase, uniqueName } from '@understudy/testbed';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
-import { createdDataset, datasetOf, modelVersionOf, registeredOn } from './testing/fixtures.js';
+import {
+  createdDataset,
+  datasetOf,
+  measuredTask,
+  modelVersionOf,
+  registeredOn,
+} from './testing/fixtures.js';
 import { testToken } from './testing/principals.js';
 import { startRegistry } from './testing/start.js';
 
 /*
- * The registry's records on the test bed's PostgreSQL and Kafka: the task view and ListTasks,
- * keyset paging while rows are inserted, model version fields and updates, training run history
+ * The registry's records on the test bed's PostgreSQL and Kafka: the task view, ListTasks and
+ * the savings report, keyset paging while rows are inserted, model version fields and updates, training run history
  * from events, and lineage across merges and splits.
  */
 
@@ -232,6 +239,95 @@ describe('registry records on PostgreSQL and Kafka', () => {
     );
     await expect(registry.listTasks({ tenantId, orderBy: 'label' })).rejects.toMatchObject(invalid);
     expect(await ids({ tenantId: uniqueName('tenant') })).toEqual([]);
+  });
+
+  it('reports active tasks by saving, with their totals and whole profiles, for one tenant', async () => {
+    const tenantId = uniqueName('tenant');
+    const otherTenant = uniqueName('tenant');
+    const measured = (date: number) => new Date(Date.UTC(2026, 0, date));
+    const tasks = [
+      measuredTask(tenantId, 'task-1', {
+        suitability: 0.9,
+        currentCost: 300,
+        projectedCost: 20,
+        shareOfCalls: 0.3,
+        shareOfSpend: 0.4,
+        tenantCost: 1000,
+        measuredAt: measured(10),
+      }),
+      // Measured last: the tenant's spend is its figure.
+      measuredTask(tenantId, 'task-2', {
+        suitability: 0.8,
+        currentCost: 500,
+        projectedCost: 50,
+        shareOfCalls: 0.2,
+        shareOfSpend: 0.3,
+        tenantCost: 1100,
+        measuredAt: measured(11),
+      }),
+      // Saves most, but below the suitability asked for below.
+      measuredTask(tenantId, 'task-3', {
+        suitability: 0.5,
+        currentCost: 900,
+        projectedCost: 100,
+        measuredAt: measured(10),
+      }),
+      measuredTask(
+        tenantId,
+        'task-4',
+        { suitability: 0.95, currentCost: 2000, measuredAt: measured(12) },
+        { state: TaskState.RETIRED },
+      ),
+      measuredTask(tenantId, 'task-5', {
+        suitability: 0.7,
+        currentCost: 100,
+        projectedCost: 10,
+        shareOfCalls: 0.1,
+        shareOfSpend: 0.05,
+        measuredAt: measured(10),
+      }),
+      measuredTask(otherTenant, 'task-6', { suitability: 0.99, currentCost: 5000 }),
+    ];
+    for (const item of tasks) await peer.publish(topics.tasks, discovered(item));
+
+    const report = async (request: MessageInitShape<typeof GetSavingsReportRequestSchema> = {}) => {
+      const { report: answer } = await registry.getSavingsReport({ tenantId, ...request });
+      if (answer === undefined) throw new Error('no report');
+      return answer;
+    };
+    const ids = (answer: { tasks: Task[] }) => answer.tasks.map((item) => item.taskId);
+    await expect
+      .poll(async () => ids(await report()), { timeout: 30_000, interval: 200 })
+      .toEqual(['task-3', 'task-2', 'task-1', 'task-5']);
+    await expect
+      .poll(async () => ids(await report({ tenantId: otherTenant })), { timeout: 30_000 })
+      .toEqual(['task-6']);
+
+    const suitable = await report({ minSuitability: 0.7 });
+    expect(ids(suitable)).toEqual(['task-2', 'task-1', 'task-5']);
+    expect(suitable).toMatchObject({
+      tenantId,
+      currency: 'USD',
+      tenantCostPerMonth: 1100,
+      taskCount: 3,
+    });
+    expect(suitable.shareOfCalls).toBeCloseTo(0.6, 12);
+    expect(suitable.shareOfSpend).toBeCloseTo(0.75, 12);
+    expect(suitable.currentCostPerMonth).toBeCloseTo(900, 9);
+    expect(suitable.projectedCostPerMonth).toBeCloseTo(80, 9);
+    expect(suitable.savingsPerMonth).toBeCloseTo(820, 9);
+    const computedAt = suitable.computedAt && timestampDate(suitable.computedAt);
+    expect(computedAt?.getTime()).toBeGreaterThan(Date.now() - 60_000);
+    const top = await report({ minSuitability: 0.7, limit: 2 });
+    expect(ids(top)).toEqual(['task-2', 'task-1']);
+    expect(top.savingsPerMonth).toBeCloseTo(730, 9);
+
+    // The profile survives the view whole; the report leaves only the centroid out.
+    const [first] = tasks;
+    const { task: stored } = await registry.getTask({ tenantId, taskId: 'task-1' });
+    expect(stored).toEqual(first);
+    expect(top.tasks[1]).toEqual({ ...first, centroid: undefined });
+    await expect(registry.getSavingsReport({ tenantId, limit: -1 })).rejects.toMatchObject(invalid);
   });
 
   it('pages without repeats or gaps while rows are inserted between and during pages', async () => {

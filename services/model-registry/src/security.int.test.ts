@@ -187,6 +187,7 @@ const fixtures: {
 } = {
   getTask: (tenantId) => ({ tenantId, taskId: 'task-x' }),
   listTasks: (tenantId) => ({ tenantId }),
+  getSavingsReport: (tenantId) => ({ tenantId }),
   createDataset: (tenantId) => ({ requestId: randomUUID(), dataset: { tenantId } }),
   getDataset: (tenantId) => ({ tenantId, datasetId: randomUUID() }),
   listDatasets: (tenantId) => ({ tenantId }),
@@ -298,7 +299,7 @@ const routesOf = (messages: WatchRoutingTableResponse[]) =>
   );
 
 describe("one tenant's rows", () => {
-  it('are seen by none of the Get, List, lineage, policy, routing or Watch calls of another', async () => {
+  it('are seen by none of the Get, List, report, lineage, policy, routing or Watch calls of another', async () => {
     const owner = as(tokens.acmeAdmin);
     const other = as(tokens.globexAdmin);
     const taskId = uniqueName('task');
@@ -416,6 +417,10 @@ describe("one tenant's rows", () => {
       expect(taskLineage).toBe(notFound);
     }
     expect(kept(await other.listTasks({})).tasks).toEqual([]);
+    expect(kept(await other.getSavingsReport({})).report?.tasks).toEqual([]);
+    expect(kept(await owner.getSavingsReport({})).report?.tasks).toEqual([
+      expect.objectContaining({ taskId }),
+    ]);
     expect(kept(await other.listDatasets({ taskId })).datasets).toEqual([]);
     expect(kept(await other.listModelVersions({ taskId })).modelVersions).toEqual([]);
     expect(

@@ -18,10 +18,14 @@ export function isoTime(timestamp: Timestamp | undefined): string {
     .replace(/\.\d{3}Z$/, 'Z');
 }
 
+export function milliseconds(value: Duration): number {
+  return Number(value.seconds) * 1000 + value.nanos / 1e6;
+}
+
 /** `1.25s`, `250ms`. */
 export function duration(value: Duration | undefined): string {
   if (value === undefined) return none;
-  const ms = Number(value.seconds) * 1000 + value.nanos / 1e6;
+  const ms = milliseconds(value);
   return ms < 1000 ? `${String(Math.round(ms))}ms` : `${String(round(ms / 1000, 3))}s`;
 }
 
@@ -73,6 +77,18 @@ export function count(value: bigint): string {
 
 export function money(amount: number, currency: string): string {
   return `${amount.toFixed(2)}${currency === '' ? '' : ` ${currency}`}`;
+}
+
+/** `$1,234.50`, `€80.00`: in the currency's own notation, where its ISO 4217 code is given. */
+export function price(amount: number, currency: string): string {
+  return /^[A-Z]{3}$/.test(currency)
+    ? new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(amount)
+    : money(amount, currency);
+}
+
+/** A share in [0, 1] as a percentage: `37.5%`. */
+export function share(value: number): string {
+  return percent(round(value * 100, 1));
 }
 
 export function list(values: readonly string[]): string {

@@ -6,7 +6,6 @@ import {
 } from '@understudy/contracts';
 import { command, group } from '../command.js';
 import { enumValue } from '../enums.js';
-import { UsageError } from '../failure.js';
 import { noteMore, pages } from '../paging.js';
 import { taskSheet, taskTable } from '../views/tasks.js';
 
@@ -35,10 +34,7 @@ const list = command({
   ],
   run: async ({ registry, tenantId, paging, output }, args) => {
     const state = args.string('state');
-    const minSuitability = args.number('min-suitability') ?? 0;
-    if (minSuitability < 0 || minSuitability > 1) {
-      throw new UsageError('--min-suitability must be from 0 to 1');
-    }
+    const minSuitability = args.number('min-suitability', { min: 0, max: 1 }) ?? 0;
     const request = {
       tenantId,
       state:

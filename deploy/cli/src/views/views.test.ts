@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   AuditEntrySchema,
   DatasetSchema,
@@ -16,6 +16,7 @@ import {
   ResourceType,
   RollbackRouteResponseSchema,
   RouteSchema,
+  SavingsReportSchema,
   TaskSchema,
   TaskState,
   TimeWindowSchema,
@@ -28,6 +29,7 @@ import { modelVersionLineageTree, taskLineageTree } from './lineage.js';
 import { modelVersionSheet, modelVersionTable } from './models.js';
 import { policyView } from './policy.js';
 import { dryRunView, promotionView, rollbackView } from './promotion.js';
+import { savingsReportDocument, savingsReportView } from './savings-report.js';
 import { taskTable } from './tasks.js';
 
 const at = (iso: string) => timestampFromDate(new Date(iso));
@@ -281,5 +283,137 @@ describe('policy', () => {
     expect(text).toMatch(
       /production\s+offline\/eval json-field-match@\*\s+exact_match>=0\.9\s+passed\s+1/,
     );
+  });
+});
+
+describe('savings report', () => {
+  const report = create(SavingsReportSchema, {
+    tenantId: 'acme',
+    currency: 'USD',
+    tenantCostPerMonth: 12_000,
+    taskCount: 2,
+    shareOfCalls: 0.4 + 0.125,
+    shareOfSpend: 0.35,
+    currentCostPerMonth: 4_200,
+    projectedCostPerMonth: 310.5,
+    savingsPerMonth: 3_889.5,
+    computedAt: at('2026-03-01T10:00:00Z'),
+    tasks: [
+      {
+        taskId: 't1',
+        label: 'Extract invoice fields',
+        agentName: 'billing-bot',
+        callsPerDay: 714.2857,
+        keywords: ['invoice', 'json'],
+        suitability: {
+          overall: 0.874,
+          volume: 1,
+          homogeneity: 0.9,
+          outputConsistency: 0.8,
+          contentCoverage: 0.95,
+          successRate: 0.99,
+          reasons: ['outputs follow one JSON schema'],
+        },
+        savings: {
+          currency: 'USD',
+          currentCostPerMonth: 4_000,
+          projectedCostPerMonth: 300,
+          savingsPerMonth: 3_700,
+          currentLatencyP50: durationFromMs(850),
+          currentLatencyP95: durationFromMs(2_100),
+        },
+        profile: { shareOfCalls: 0.4, shareOfSpend: 0.3 },
+      },
+      // Found, but not measured or priced yet.
+      { taskId: 't2', label: 'Classify tickets', callsPerDay: 12 },
+    ],
+  });
+
+  it('heads the tasks with their shares and saving in the currency, unmeasured figures as -', () => {
+    const lines = savingsReportView(report, {}).split('\n');
+    expect(lines[0]).toBe(
+      'These 2 tasks carry 52.5% of calls and 35% of LLM spend (of $12,000.00/month); ' +
+        'projected saving $3,889.50/month.',
+    );
+    expect(lines[1]).toBe('');
+    expect(lines[2]).toMatch(
+      /^LABEL\s+AGENT\s+CALLS\/DAY\s+SHARE OF CALLS\s+SHARE OF SPEND\s+SUITABILITY\s+CURRENT\/MO\s+SLM\/MO\s+SAVING\/MO\s+LATENCY P50$/,
+    );
+    expect(lines[3]).toMatch(
+      /^Extract invoice fields\s+billing-bot\s+714\.3\s+40%\s+30%\s+0\.87\s+\$4,000\.00\s+\$300\.00\s+\$3,700\.00\s+850ms$/,
+    );
+    expect(lines[4]).toMatch(/^Classify tickets\s+-\s+12(\s+-){7}$/);
+  });
+
+  it('says so for one task and leaves out a tenant spend nobody measured', () => {
+    const [first] = report.tasks;
+    const one = create(SavingsReportSchema, {
+      ...report,
+      tenantCostPerMonth: 0,
+      taskCount: 1,
+      tasks: first ? [first] : [],
+    });
+    expect(savingsReportView(one, {}).split('\n')[0]).toBe(
+      'This task carries 52.5% of calls and 35% of LLM spend; projected saving $3,889.50/month.',
+    );
+    expect(savingsReportView(create(SavingsReportSchema, { currency: 'USD' }), {})).toBe(
+      'No tasks.\n',
+    );
+  });
+
+  it('is plain JSON for charts: numbers, ISO times, milliseconds, null where unmeasured', () => {
+    expect(savingsReportDocument(report)).toEqual({
+      tenantId: 'acme',
+      currency: 'USD',
+      computedAt: '2026-03-01T10:00:00.000Z',
+      totals: {
+        tasks: 2,
+        shareOfCalls: 0.525,
+        shareOfSpend: 0.35,
+        tenantCostPerMonth: 12_000,
+        currentCostPerMonth: 4_200,
+        projectedCostPerMonth: 310.5,
+        savingsPerMonth: 3_889.5,
+      },
+      tasks: [
+        {
+          taskId: 't1',
+          label: 'Extract invoice fields',
+          keywords: ['invoice', 'json'],
+          agentName: 'billing-bot',
+          callsPerDay: 714.2857,
+          shareOfCalls: 0.4,
+          shareOfSpend: 0.3,
+          suitability: {
+            overall: 0.874,
+            volume: 1,
+            homogeneity: 0.9,
+            outputConsistency: 0.8,
+            contentCoverage: 0.95,
+            successRate: 0.99,
+          },
+          savings: {
+            currentCostPerMonth: 4_000,
+            projectedCostPerMonth: 300,
+            savingsPerMonth: 3_700,
+            latencyP50Ms: 850,
+            latencyP95Ms: 2_100,
+          },
+          reasons: ['outputs follow one JSON schema'],
+        },
+        {
+          taskId: 't2',
+          label: 'Classify tickets',
+          keywords: [],
+          agentName: '',
+          callsPerDay: 12,
+          shareOfCalls: null,
+          shareOfSpend: null,
+          suitability: null,
+          savings: null,
+          reasons: [],
+        },
+      ],
+    });
   });
 });

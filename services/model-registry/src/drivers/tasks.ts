@@ -8,7 +8,7 @@ import { TaskRow } from './entities.js';
 import { keysetPage } from './keyset.js';
 import { taskOf } from './mapping.js';
 
-export interface TaskQuery extends PageRequest {
+export interface TaskFilter {
   readonly tenantId: string;
   /** UNSPECIFIED matches every state. */
   readonly state: TaskState;
@@ -16,6 +16,8 @@ export interface TaskQuery extends PageRequest {
   /** Tasks whose overall suitability is at least this. */
   readonly minSuitability: number;
 }
+
+export interface TaskQuery extends TaskFilter, PageRequest {}
 
 const taskOrder: ListOrder<TaskRow> = {
   fields: {
@@ -70,6 +72,35 @@ export class TaskStore {
 
   async list(query: TaskQuery): Promise<{ tasks: Task[]; nextPageToken: string }> {
     const { tenantId, state, agentName, minSuitability } = query;
+    const page = await keysetPage(this.filtered(query), taskOrder, query, {
+      tenantId,
+      state,
+      agentName,
+      minSuitability,
+    });
+    return { tasks: page.rows.map(taskOf), nextPageToken: page.nextPageToken };
+  }
+
+  /**
+   * The first `limit` of the tenant's active tasks at least `minSuitability` suitable, in
+   * ListTasks' default order: largest saving first.
+   */
+  async rankedBySavings(tenantId: string, minSuitability: number, limit: number): Promise<Task[]> {
+    const rows = await this.filtered({
+      tenantId,
+      state: TaskState.ACTIVE,
+      agentName: '',
+      minSuitability,
+    })
+      .orderBy('t.savingsPerMonth', 'DESC')
+      .addOrderBy('t.taskId', 'DESC')
+      .limit(limit)
+      .getMany()
+      .catch(rethrow);
+    return rows.map(taskOf);
+  }
+
+  private filtered({ tenantId, state, agentName, minSuitability }: TaskFilter) {
     requireFields({ tenant_id: tenantId });
     const builder = this.dataSource.manager
       .createQueryBuilder(TaskRow, 't')
@@ -80,13 +111,7 @@ export class TaskStore {
     if (minSuitability > 0) {
       builder.andWhere('t.suitability >= :minSuitability', { minSuitability });
     }
-    const page = await keysetPage(builder, taskOrder, query, {
-      tenantId,
-      state,
-      agentName,
-      minSuitability,
-    });
-    return { tasks: page.rows.map(taskOf), nextPageToken: page.nextPageToken };
+    return builder;
   }
 
   /**

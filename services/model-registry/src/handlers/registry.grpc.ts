@@ -11,6 +11,7 @@ import {
   type GetPromotionPolicyRequest,
   type GetRouteRequest,
   type GetRoutingTableRequest,
+  type GetSavingsReportRequest,
   type GetTaskLineageRequest,
   type GetTaskRequest,
   type ListAuditEntriesRequest,
@@ -33,6 +34,7 @@ import { GrpcServer, GrpcService, type CallContext, type ServiceImpl } from '@un
 import { Lineage } from '../domain/lineage.js';
 import { ModelRegistry } from '../domain/model-registry.js';
 import { RoutingWatch } from '../domain/routing-watch.js';
+import { maxReportTasks, reportSizeOf, savingsReport } from '../domain/savings-report.js';
 import { ApprovalStore } from '../drivers/approvals.js';
 import { AuditLog } from '../drivers/audit.js';
 import type { Actor } from '../drivers/changes.js';
@@ -84,6 +86,14 @@ export class RegistryGrpc implements Impl {
 
   listTasks(request: ListTasksRequest) {
     return this.tasks.list(request);
+  }
+
+  async getSavingsReport(request: GetSavingsReportRequest) {
+    const { tenantId, minSuitability, limit } = request;
+    const size = reportSizeOf(limit);
+    // All candidates, not `size`: tasks in another currency are left out before the limit.
+    const candidates = await this.tasks.rankedBySavings(tenantId, minSuitability, maxReportTasks);
+    return { report: savingsReport(tenantId, candidates, size, new Date()) };
   }
 
   async createDataset(request: CreateDatasetRequest, context: CallContext) {
