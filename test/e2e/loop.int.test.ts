@@ -53,21 +53,18 @@ import { serveAdapter } from './trainer.js';
  * rest to the LLM. Every hop is asserted on what it publishes, stores or answers.
  */
 
+const callsPerTask = 6;
+const oneOffCount = 3;
+const tasks = ['invoice', 'order-lookup'] as const;
 const scale = {
   minTaskSize: 5,
+  reclusterAfterCalls: tasks.length * callsPerTask + oneOffCount,
   minDatasetCalls: 5,
   evalFraction: 0.2,
   baseModel: 'tiny-random:qwen2',
   // Small but real: every step runs transformers, PEFT and TRL on CPU.
   trainingConfig: { epochs: 2, lora_r: 4, eval_max_new_tokens: 16 },
 };
-/**
- * Above the minimum task size but below twice it: a task announces itself again when it
- * doubles, and the dataset builder would build (and the orchestrator train) a second time.
- */
-const callsPerTask = 6;
-const oneOffCount = 3;
-const tasks = ['invoice', 'order-lookup'] as const;
 type TaskJob = (typeof tasks)[number];
 
 const testbed = inject('testbed');
@@ -224,7 +221,6 @@ describe('the LLM → SLM loop', () => {
 
     for (const job of tasks) {
       const { taskId } = task[job];
-      // Discovery happens at the minimum size; the calls after it join the task too.
       await expect
         .poll(async () => (await memberIds(taskId)).sort(), { timeout: 30_000 })
         .toEqual(callIdsOf(job).sort());

@@ -53,6 +53,8 @@ export interface PlatformOptions {
 /** The thresholds that decide when a task, a dataset and a training run happen. */
 export interface PlatformScale {
   readonly minTaskSize: number;
+  /** Calls that make the clusterer re-cluster at once: all the test sends, so it runs once. */
+  readonly reclusterAfterCalls: number;
   readonly minDatasetCalls: number;
   readonly evalFraction: number;
   readonly baseModel: string;
@@ -159,6 +161,10 @@ async function startAll(
       ...env.database,
       UNDERSTUDY_EMBEDDER_ADDRESS: embedderAddress,
       UNDERSTUDY_CLUSTERER_MIN_TASK_SIZE: String(scale.minTaskSize),
+      // Task-sized signature groups stand alone; the default (15) suits real traffic.
+      UNDERSTUDY_CLUSTERER_MIN_CLUSTER_SIZE: String(scale.minTaskSize),
+      UNDERSTUDY_CLUSTERER_RECLUSTER_AFTER_CALLS: String(scale.reclusterAfterCalls),
+      UNDERSTUDY_CLUSTERER_CHECK_MS: '250',
     }),
   );
   const datasetBuilderAddress = grpcAddress(

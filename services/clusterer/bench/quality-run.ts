@@ -10,6 +10,7 @@ import {
   type Discovery,
   type DiscoveryPolicy,
 } from '../src/domain/discovery/discovery.js';
+import { termsOf } from '@understudy/text';
 import { hdbscan } from '../src/domain/discovery/hdbscan.js';
 import {
   callsPerDay,
@@ -277,7 +278,7 @@ say('| task | label | size | calls/day (last 7 days) | most typical call |');
 say('|---|---|---:|---:|---|');
 const endMs = startMs + 14 * 86_400_000;
 const termLists = distinctiveTerms(
-  design.tasks.map((task) => Array.from(task.members, (call) => texts[call] ?? '')),
+  design.tasks.map((task) => Array.from(task.members, (call) => termsOf(texts[call] ?? ''))),
 );
 design.tasks.forEach((task, t) => {
   // Named after the signature most of its calls carry.

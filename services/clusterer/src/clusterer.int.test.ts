@@ -1,10 +1,11 @@
 import { create } from '@bufbuild/protobuf';
-import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, timestampNow } from '@bufbuild/protobuf/wkt';
 import {
   CallEmbeddedSchema,
   ClustererService,
   EmbedderService,
   LlmCallSchema,
+  TaskState,
   type CallEmbedded,
   type Task,
   type TaskEvent,
@@ -17,14 +18,22 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { settings } from './config.js';
 import { definition } from './service.js';
 
-const signature = { digest: 'sig-shared', version: 1, agentName: 'support', toolNames: ['search'] };
-/** Two jobs behind one template: their embeddings point in clearly different directions. */
-const direction = { a: [1, 0, 0, 0], b: [0, 1, 0, 0] } as const;
-const near = (task: 'a' | 'b', i: number) => {
-  const v = direction[task].map((x, d) => x + (d === 2 + (i % 2) ? 0.2 : 0));
+/** A general-purpose assistant's prompt (no step, free text): content must split it. */
+const signature = { digest: 'sig-shared', version: 2, agentName: 'support', toolNames: ['search'] };
+const jobs = {
+  a: { axis: 0, terms: ['invoice', 'total', 'vendor'] },
+  b: { axis: 1, terms: ['refund', 'order', 'parcel'] },
+} as const;
+type Job = keyof typeof jobs;
+
+/** Call i of a job: near the job's axis, with a little deterministic spread over the others. */
+function near(job: Job, i: number): number[] {
+  const v = Array.from({ length: 8 }, (_, d) =>
+    d === jobs[job].axis ? 1 : d >= 2 ? 0.12 * Math.sin(i * 1.7 + d * 0.9) : 0,
+  );
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
-};
+}
 
 describe('clusterer on real Kafka and PostgreSQL', () => {
   const { kafka, postgres } = inject('testbed');
@@ -35,22 +44,34 @@ describe('clusterer on real Kafka and PostgreSQL', () => {
   let client: Messaging;
   let service: RunningService<typeof settings>;
 
-  const embedded = (task: 'a' | 'b', i: number): CallEmbedded =>
+  const embedded = (job: Job, i: number): CallEmbedded =>
     create(CallEmbeddedSchema, {
       meta: { eventId: crypto.randomUUID(), tenantId, producer: 'test' },
-      call: {
-        callId: `${task}-${String(i)}`,
-        traceId: 't',
-        spanId: 's',
-        startTime: timestampNow(),
-      },
+      call: { callId: `${job}-${String(i)}`, traceId: 't', spanId: 's', startTime: timestampNow() },
       signature,
-      embedding: { values: near(task, i), dimension: 4, model: 'test', normalized: true },
-      contentHash: `${task}${String(i)}`,
-      summary: { provider: 'openai', requestModel: 'gpt-4o', contentCaptured: true },
+      embedding: { values: near(job, i), dimension: 8, model: 'test', normalized: true },
+      contentHash: `${job}${String(i % 7)}`,
+      terms: [...jobs[job].terms, `word${String(i)}`],
+      summary: {
+        provider: 'openai',
+        requestModel: 'gpt-4o-2024-08-06',
+        contentCaptured: true,
+        usage: { inputTokens: 800, outputTokens: job === 'a' ? 120 : 300 },
+        latency: durationFromMs(job === 'a' ? 900 : 2_000),
+        output: {
+          json: job === 'a',
+          toolCall: false,
+          digest: `${job}-answer-${String(i % 7)}`,
+          choices: 1,
+        },
+      },
     });
   const tasks = (kind: 'discovered' | 'updated'): Task[] =>
     events.flatMap((e) => (e.kind.case === kind && e.kind.value.task ? [e.kind.value.task] : []));
+  const discoveredFor = (job: Job) =>
+    tasks('discovered').find((task) =>
+      task.representativeCallIds.every((id) => id.startsWith(job)),
+    );
 
   beforeAll(async () => {
     // The embedder peer for ClassifyCall: a live call's agent name picks its direction.
@@ -73,6 +94,11 @@ describe('clusterer on real Kafka and PostgreSQL', () => {
       UNDERSTUDY_DATABASE_URL: postgresUrl(database),
       UNDERSTUDY_EMBEDDER_ADDRESS: `127.0.0.1:${String(embedderPort)}`,
       UNDERSTUDY_CLUSTERER_MIN_TASK_SIZE: '3',
+      UNDERSTUDY_CLUSTERER_MIN_CLUSTER_SIZE: '5',
+      UNDERSTUDY_CLUSTERER_CHECK_MS: '200',
+      UNDERSTUDY_CLUSTERER_RECLUSTER_AFTER_CALLS: '24',
+      UNDERSTUDY_CLUSTERER_RECLUSTER_INTERVAL_MS: '600000',
+      UNDERSTUDY_CLUSTERER_INDEX_TTL_MS: '100',
       UNDERSTUDY_GRPC_HOST: '127.0.0.1',
       UNDERSTUDY_GRPC_PORT: '0',
       UNDERSTUDY_OPS_HOST: '127.0.0.1',
@@ -97,63 +123,105 @@ describe('clusterer on real Kafka and PostgreSQL', () => {
     await embedder.shutdown();
   });
 
-  it('discovers two tasks, keeps them across a restart, and answers reports and classification', async () => {
-    const first = [0, 1, 2].flatMap((i) => [embedded('a', i), embedded('b', i)]);
-    await client.publishAll(topics.callsEmbedded, [...first, first[0] ?? embedded('a', 0)]);
+  it('discovers two tasks behind one prompt, labels and scores them, and keeps them across a restart', async () => {
+    const first = Array.from({ length: 12 }, (_, i) => [embedded('a', i), embedded('b', i)]).flat();
+    // A redelivered call changes nothing.
+    await client.publishAll(topics.callsEmbedded, [...first, embedded('a', 0)]);
     await expect.poll(() => tasks('discovered').length, { timeout: 30_000 }).toBe(2);
-    const [taskA, taskB] = (['a', 'b'] as const).map((t) =>
-      tasks('discovered').find((task) =>
-        task.representativeCallIds.every((id) => id.startsWith(t)),
-      ),
-    );
+    const [taskA, taskB] = [discoveredFor('a'), discoveredFor('b')];
     expect(taskA?.taskId).toBeDefined();
     expect(taskB?.taskId).toBeDefined();
     expect(taskA?.taskId).not.toBe(taskB?.taskId);
-    expect(taskA).toMatchObject({ tenantId, signature: 'sig-shared', callCount: 3n, revision: 3n });
-    expect(taskA?.label).toBe('support · tools: search');
-    expect(taskA?.centroid?.dimension).toBe(4);
-
-    // A restart keeps the state: redelivered and new calls extend the same tasks.
-    await service.stop();
-    service = await startService(definition, env);
-    const more = [3, 4, 5].map((i) => embedded('a', i));
-    await client.publishAll(topics.callsEmbedded, [...more, embedded('a', 1)]);
-    await expect.poll(() => tasks('updated').length, { timeout: 30_000 }).toBe(1);
-    expect(tasks('updated')[0]).toMatchObject({ taskId: taskA?.taskId, callCount: 6n });
-    expect(tasks('discovered')).toHaveLength(2);
-
-    const grpc = createClient(
-      ClustererService,
-      `127.0.0.1:${String(service.app.get(GrpcServer).port)}`,
+    expect(taskA).toMatchObject({
+      tenantId,
+      signature: 'sig-shared',
+      state: TaskState.ACTIVE,
+      callCount: 12n,
+      revision: 1n,
+      agentName: 'support',
+    });
+    expect(taskA?.keywords.slice(0, 3).sort()).toEqual(['invoice', 'total', 'vendor']);
+    expect(taskA?.label).toMatch(/^support: /);
+    expect(taskA?.centroid?.dimension).toBe(8);
+    // Scored and priced: both carry half the calls; the JSON task scores higher.
+    expect(taskA?.profile).toMatchObject({
+      windowCalls: 12n,
+      shareOfCalls: 0.5,
+      jsonOutputShare: 1,
+    });
+    expect(taskA?.savings?.currency).toBe('USD');
+    expect(taskA?.savings?.currentCostPerMonth).toBeGreaterThan(0);
+    expect(taskA?.savings?.savingsPerMonth).toBeGreaterThan(0);
+    expect(taskA?.suitability?.overall).toBeGreaterThan(taskB?.suitability?.overall ?? 1);
+    expect((taskA?.profile?.shareOfSpend ?? 0) + (taskB?.profile?.shareOfSpend ?? 0)).toBeCloseTo(
+      1,
     );
-    try {
-      const { report } = await grpc.getTaskReport({ tenantId, taskId: taskA?.taskId ?? '' });
-      expect(report).toMatchObject({ callCount: 6n, contentCapturedCount: 6n, errorCount: 0n });
-      expect(report?.models).toMatchObject([{ provider: 'openai', callCount: 6n }]);
 
-      const page = await grpc.listTaskCalls({ tenantId, taskId: taskA?.taskId ?? '', pageSize: 4 });
-      const rest = await grpc.listTaskCalls({
-        tenantId,
-        taskId: taskA?.taskId ?? '',
-        pageSize: 4,
-        pageToken: page.nextPageToken,
-      });
-      const ids = [...page.members, ...rest.members].map((m) => m.call?.callId).sort();
-      expect(ids).toEqual(['a-0', 'a-1', 'a-2', 'a-3', 'a-4', 'a-5']);
-      expect(rest.nextPageToken).toBe('');
+    // Online: new calls join their task at once, by content, before any re-clustering.
+    const grpc = () =>
+      createClient(ClustererService, `127.0.0.1:${String(service.app.get(GrpcServer).port)}`);
+    let clusterer = grpc();
+    const members = async (taskId: string) => {
+      const ids: string[] = [];
+      let pageToken = '';
+      do {
+        const page = await clusterer.listTaskCalls({ tenantId, taskId, pageSize: 5, pageToken });
+        ids.push(...page.members.map((m) => m.call?.callId ?? ''));
+        pageToken = page.nextPageToken;
+      } while (pageToken !== '');
+      return ids.sort();
+    };
+    try {
+      await client.publishAll(
+        topics.callsEmbedded,
+        [12, 13, 14].map((i) => embedded('a', i)),
+      );
+      await expect.poll(() => members(taskA?.taskId ?? ''), { timeout: 30_000 }).toHaveLength(15);
+      expect(await members(taskB?.taskId ?? '')).toHaveLength(12);
+
+      // A restart keeps the state: tasks, members and the index live calls are classified by.
+      await service.stop();
+      service = await startService(definition, env);
+      clusterer.close();
+      clusterer = grpc();
+      const { report } = await clusterer.getTaskReport({ tenantId, taskId: taskA?.taskId ?? '' });
+      expect(report).toMatchObject({ callCount: 15n, contentCapturedCount: 15n, errorCount: 0n });
+      expect(report?.models).toMatchObject([
+        {
+          provider: 'openai',
+          requestModel: 'gpt-4o-2024-08-06',
+          callCount: 15n,
+          inputTokens: 12_000n,
+        },
+      ]);
+      expect(report?.models[0]?.cost).toBeGreaterThan(0);
 
       const live = (agent: string) =>
         create(LlmCallSchema, { tenantId, callId: 'live', context: { agentName: agent } });
-      expect(await grpc.classifyCall({ call: live('b') })).toMatchObject({
-        taskId: taskB?.taskId,
-        signature: 'sig-shared',
-      });
-      expect((await grpc.classifyCall({ call: live('a') })).taskId).toBe(taskA?.taskId);
+      const b = await clusterer.classifyCall({ call: live('b') });
+      expect(b).toMatchObject({ taskId: taskB?.taskId, signature: 'sig-shared' });
+      expect(b.confidence).toBeGreaterThan(0.9);
+      expect((await clusterer.classifyCall({ call: live('a') })).taskId).toBe(taskA?.taskId);
       await expect(
-        grpc.getTaskReport({ tenantId: 'someone-else', taskId: taskA?.taskId ?? '' }),
+        clusterer.getTaskReport({ tenantId: 'someone-else', taskId: taskA?.taskId ?? '' }),
       ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+      // Enough fresh calls re-cluster: the tasks keep their ids, and the one that grew is announced.
+      // 3 online calls + 21 = the 24 fresh calls that make a run due.
+      const fresh = Array.from({ length: 21 }, (_, i) => embedded('a', 15 + i));
+      await client.publishAll(topics.callsEmbedded, fresh);
+      await expect.poll(() => tasks('updated').length, { timeout: 30_000 }).toBeGreaterThan(0);
+      expect(tasks('updated').at(-1)).toMatchObject({
+        taskId: taskA?.taskId,
+        callCount: 36n,
+        revision: 2n,
+      });
+      expect(tasks('discovered')).toHaveLength(2);
+      expect(events.filter((e) => e.kind.case === 'retired' || e.kind.case === 'merged')).toEqual(
+        [],
+      );
     } finally {
-      grpc.close();
+      clusterer.close();
     }
   });
 });

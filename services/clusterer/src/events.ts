@@ -1,22 +1,12 @@
 import type { EventMeta } from '@understudy/contracts';
-import { derivedUuid, eventMeta as newEventMeta } from '@understudy/messaging';
+import { eventMeta } from '@understudy/messaging';
 
 export const producer = 'clusterer';
 
 /**
- * The header of the event announcing `revision` of a task: the id is derived from both, so an
- * announcement published twice (a crash between publish and commit) is dropped by consumers.
+ * The header of a TaskEvent. Random ids are enough: an event is written once, to the outbox, and
+ * republishing it after a crash sends the same bytes, id included.
  */
-export function eventMeta(
-  tenantId: string,
-  taskId: string,
-  revision: number,
-  causationId: string,
-): EventMeta {
-  return newEventMeta({
-    tenantId,
-    producer,
-    eventId: derivedUuid(`${producer}:${taskId}:${String(revision)}`),
-    causationId,
-  });
+export function taskEventMeta(tenantId: string): EventMeta {
+  return eventMeta({ tenantId, producer });
 }

@@ -8,19 +8,23 @@ import {
   openDatabase,
   type ServiceDefinition,
 } from '@understudy/service';
+import { readFile } from 'node:fs/promises';
 import { HealthRegistry } from '@understudy/telemetry';
+import { Messaging } from '@understudy/messaging';
 import type { DataSource } from 'typeorm';
 import { settings } from './config.js';
+import { defaultPriceTable, parsePriceTable, type PriceTable } from './domain/prices.js';
+import { CallStore } from './drivers/call-store.js';
 import { GrpcCallDeriver, type CallDeriver } from './drivers/embedder-client.js';
-import { TaskMemberRow, TaskRow } from './drivers/entities.js';
+import { CallRow, OutboxRow, SignatureRow, TaskRow, TenantStateRow } from './drivers/entities.js';
 import { migrations } from './drivers/migrations.js';
 import { TaskStore } from './drivers/task-store.js';
-import { CALL_DERIVER } from './drivers/tokens.js';
+import { CALL_DERIVER, PRICE_TABLE } from './drivers/tokens.js';
 import { producer } from './events.js';
-import { CallEmbeddedHandler, CLUSTERING_POLICY } from './handlers/call-embedded.handler.js';
+import { CallEmbeddedHandler } from './handlers/call-embedded.handler.js';
 import { ClustererGrpc } from './handlers/clusterer.grpc.js';
-import { TaskAnnouncer } from './handlers/task-announcer.js';
-import { INDEX_TTL_MS, TaskIndex } from './handlers/task-index.js';
+import { Reclusterer } from './handlers/reclusterer.js';
+import { INDEX_TTL_MS, TaskIndexes } from './handlers/task-index.js';
 
 const DATA_SOURCE = Symbol('clusterer.DataSource');
 
@@ -68,7 +72,7 @@ export const definition: ServiceDefinition<typeof settings> = {
         useFactory: () =>
           openDatabase(config.database, {
             schema: 'clusterer',
-            entities: [TaskRow, TaskMemberRow],
+            entities: [TaskRow, CallRow, SignatureRow, TenantStateRow, OutboxRow],
             migrations,
             logger: telemetry.logger,
             applicationName: producer,
@@ -89,12 +93,43 @@ export const definition: ServiceDefinition<typeof settings> = {
         inject: [DATA_SOURCE],
         useFactory: (dataSource: DataSource) => new TaskStore(dataSource),
       },
-      { provide: CLUSTERING_POLICY, useValue: config.clustering },
-      { provide: INDEX_TTL_MS, useValue: config.classifyCacheMs },
-      TaskIndex,
-      TaskAnnouncer,
+      {
+        provide: CallStore,
+        inject: [DATA_SOURCE],
+        useFactory: (dataSource: DataSource) => new CallStore(dataSource),
+      },
+      {
+        provide: PRICE_TABLE,
+        useFactory: async (): Promise<PriceTable> => {
+          const file = config.priceTableFile;
+          return file === undefined
+            ? defaultPriceTable
+            : parsePriceTable(await readFile(file, 'utf8'), file);
+        },
+      },
+      { provide: INDEX_TTL_MS, useValue: config.indexTtlMs },
+      TaskIndexes,
       CallEmbeddedHandler,
       ClustererGrpc,
+      {
+        provide: Reclusterer,
+        inject: [CallStore, TaskStore, TaskIndexes, Messaging, PRICE_TABLE],
+        useFactory: (
+          calls: CallStore,
+          tasks: TaskStore,
+          indexes: TaskIndexes,
+          messaging: Messaging,
+          prices: PriceTable,
+        ) =>
+          new Reclusterer(
+            calls,
+            tasks,
+            indexes,
+            messaging,
+            { ...config.reclustering, discovery: config.discovery, prices },
+            telemetry.logger,
+          ),
+      },
       {
         provide: 'readiness',
         inject: [HealthRegistry, DATA_SOURCE],

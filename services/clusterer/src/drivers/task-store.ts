@@ -1,183 +1,76 @@
-import { randomUUID } from 'node:crypto';
-import { mapDatabaseError, withTransaction } from '@understudy/database';
-import type { StructuralSignature } from '@understudy/contracts';
-import { Brackets, type DataSource, type EntityManager } from 'typeorm';
+import { create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
 import {
-  place,
-  type CallVector,
-  type Cluster,
-  type ClusteringPolicy,
-} from '../domain/clustering.js';
-import { labelOf } from '../domain/label.js';
-import type { TaskFacts } from '../domain/task-message.js';
-import { TaskMemberRow, TaskRow } from './entities.js';
+  SavingsEstimateSchema,
+  SuitabilityScoresSchema,
+  TaskEventSchema,
+  TaskProfileSchema,
+  type EventMeta,
+  type TaskEvent,
+} from '@understudy/contracts';
+import { mapDatabaseError, withTransaction } from '@understudy/database';
+import { In, type DataSource, type EntityManager } from 'typeorm';
+import type { IndexedTask } from '../domain/discovery/online.js';
+import { dotRow } from '../domain/discovery/vectors.js';
+import type { CallWindow, Reclustering } from '../domain/recluster.js';
+import { taskEvents, type Announced } from '../domain/task-events.js';
+import { OutboxRow, TaskRow, TenantStateRow } from './entities.js';
 
-const representatives = 5;
-const week = 7 * 24 * 60 * 60 * 1000;
-
-/** A CallEmbedded, as the store keeps it. */
-export interface EmbeddedCall {
-  readonly tenantId: string;
-  readonly callId: string;
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly startTime: Date;
-  readonly signature: StructuralSignature;
-  readonly vector: (CallVector & { readonly backend: string }) | undefined;
-  readonly contentHash: string;
-  readonly contentCaptured: boolean;
-  readonly provider: string;
-  readonly requestModel: string;
-  readonly inputTokens: number | undefined;
-  readonly outputTokens: number | undefined;
-  readonly failed: boolean;
+/** What online assignment needs of a tenant: the last run's maps and task centroids. */
+export interface TenantIndex {
+  readonly generation: number;
+  readonly embeddingModel: string;
+  readonly dimension: number;
+  readonly tasks: readonly IndexedTask[];
+  readonly signatureTasks: ReadonlyMap<string, string>;
+  readonly placeTasks: ReadonlyMap<string, string>;
 }
 
-export interface ModelStatistics {
-  readonly provider: string;
-  readonly requestModel: string;
-  readonly callCount: number;
-  readonly inputTokens: number;
-  readonly outputTokens: number;
+export interface AppliedRun {
+  readonly tasks: number;
+  readonly retired: number;
+  readonly reassigned: number;
+  readonly events: number;
 }
 
-export interface TaskStatistics {
-  readonly contentCapturedCount: number;
-  readonly errorCount: number;
-  readonly models: readonly ModelStatistics[];
-}
-
-export interface MemberQuery {
-  readonly start?: Date;
-  readonly end?: Date;
-  readonly contentCapturedOnly: boolean;
-  /** Keyset: the (start_time, call_id) of the last member already returned. */
-  readonly after?: { readonly startTime: Date; readonly callId: string };
-  readonly limit: number;
-}
-
-/** Tasks and their members in PostgreSQL (schema `clusterer`). */
+/** Tasks, per-tenant discovery state and the TaskEvent outbox in PostgreSQL. */
 export class TaskStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  /**
-   * Places a call in its signature group and records its membership, once: a call already
-   * assigned (a redelivery) changes nothing. The group is serialised by an advisory lock, so
-   * replicas and rebalances never place two calls of a group on stale centroids.
-   */
-  async assign(call: EmbeddedCall, policy: ClusteringPolicy): Promise<void> {
-    await withTransaction(
-      this.dataSource,
-      async (manager) => {
-        await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-          JSON.stringify([call.tenantId, call.signature.digest]),
-        ]);
-        const known = await manager.existsBy(TaskMemberRow, {
-          tenantId: call.tenantId,
-          callId: call.callId,
-        });
-        if (known) return;
-        const rows = await manager.findBy(TaskRow, {
-          tenantId: call.tenantId,
-          signature: call.signature.digest,
-        });
-        const { cluster, created, similarity } = place(
-          rows.map(toCluster),
-          call.vector,
-          policy,
-          randomUUID,
-        );
-        const row = created ? newRow(call, cluster.id) : rows.find((r) => r.taskId === cluster.id);
-        if (row === undefined) throw new Error(`cluster ${cluster.id} vanished`);
-        await this.save(manager, row, cluster, call);
-        await manager.insert(TaskMemberRow, {
-          tenantId: call.tenantId,
-          callId: call.callId,
-          taskId: cluster.id,
-          traceId: call.traceId,
-          spanId: call.spanId,
-          startTime: call.startTime,
-          similarity,
-          contentCaptured: call.contentCaptured,
-          contentHash: call.contentHash,
-          provider: call.provider,
-          requestModel: call.requestModel,
-          inputTokens: call.inputTokens ?? null,
-          outputTokens: call.outputTokens ?? null,
-          failed: call.failed,
-        });
-      },
-      { retries: 3 },
-    );
+  async tenants(): Promise<TenantStateRow[]> {
+    return this.run(() => this.dataSource.getRepository(TenantStateRow).find());
   }
 
-  /** Tasks of a group whose last announcement has not been published yet. */
-  pending(tenantId: string, signature: string): Promise<TaskRow[]> {
-    return this.run(() =>
-      this.dataSource
-        .getRepository(TaskRow)
-        .createQueryBuilder('task')
-        .where('task.tenant_id = :tenantId AND task.signature = :signature', {
-          tenantId,
-          signature,
-        })
-        .andWhere('task.pending_event IS NOT NULL')
-        .getMany(),
+  async state(tenantId: string): Promise<TenantStateRow | undefined> {
+    const row = await this.run(() =>
+      this.dataSource.getRepository(TenantStateRow).findOneBy({ tenantId }),
     );
+    return row ?? undefined;
   }
 
-  /** Clears the announcement if nothing changed since it was read; otherwise the next one goes out. */
-  async markAnnounced(taskId: string, revision: number): Promise<void> {
-    await this.run(() =>
-      this.dataSource.getRepository(TaskRow).update({ taskId, revision }, { pendingEvent: null }),
+  async index(tenantId: string): Promise<TenantIndex> {
+    const [state, rows] = await this.run(() =>
+      Promise.all([
+        this.dataSource.getRepository(TenantStateRow).findOneBy({ tenantId }),
+        this.dataSource.getRepository(TaskRow).findBy({ tenantId, state: 'active' }),
+      ]),
     );
-  }
-
-  /** The task with the figures a Task message shows. */
-  async facts(row: TaskRow): Promise<TaskFacts> {
+    const tasks = rows.map((row) => ({
+      id: row.taskId,
+      structure: row.structure,
+      centroid: row.centroid ?? undefined,
+      threshold: row.threshold,
+    }));
     return {
-      taskId: row.taskId,
-      tenantId: row.tenantId,
-      signature: row.signature,
-      label: row.label,
-      keywords: row.keywords,
-      agentName: row.agentName,
-      callCount: row.callCount,
-      centroidSum: row.centroidSum,
-      embeddingModel: row.embeddingModel,
-      embeddingBackend: row.embeddingBackend,
-      revision: row.revision,
-      firstSeenAt: row.firstSeenAt,
-      lastSeenAt: row.lastSeenAt,
-      representativeCallIds: await this.representatives(row.taskId, representatives),
-      callsLastWeek: await this.callsSince(row.taskId, new Date(Date.now() - week)),
+      generation: state?.generation ?? 0,
+      embeddingModel: state?.embeddingModel ?? '',
+      dimension: tasks.find((task) => task.centroid !== undefined)?.centroid?.length ?? 0,
+      tasks,
+      signatureTasks: new Map(Object.entries(state?.signatureTasks ?? {})),
+      placeTasks: new Map(Object.entries(state?.placeTasks ?? {})),
     };
   }
 
-  /** Members most similar to the centroid when they joined, most typical first. */
-  private async representatives(taskId: string, limit: number): Promise<string[]> {
-    const rows = await this.run(() =>
-      this.dataSource.getRepository(TaskMemberRow).find({
-        select: { callId: true },
-        where: { taskId },
-        order: { similarity: 'DESC', callId: 'ASC' },
-        take: limit,
-      }),
-    );
-    return rows.map((row) => row.callId);
-  }
-
-  private async callsSince(taskId: string, since: Date): Promise<number> {
-    return this.run(() =>
-      this.dataSource
-        .getRepository(TaskMemberRow)
-        .createQueryBuilder('member')
-        .where('member.task_id = :taskId AND member.start_time >= :since', { taskId, since })
-        .getCount(),
-    );
-  }
-
-  /** An active task of the tenant; candidates are not tasks yet. */
+  /** An active task of the tenant. */
   async findTask(tenantId: string, taskId: string): Promise<TaskRow | undefined> {
     const row = await this.run(() =>
       this.dataSource.getRepository(TaskRow).findOneBy({ tenantId, taskId, state: 'active' }),
@@ -191,99 +84,184 @@ export class TaskStore {
     );
   }
 
-  async statistics(taskId: string): Promise<TaskStatistics> {
-    const members = this.dataSource.getRepository(TaskMemberRow);
-    const [totals, models] = await this.run(() =>
-      Promise.all([
-        members
-          .createQueryBuilder('member')
-          .select('count(*) FILTER (WHERE member.content_captured)', 'captured')
-          .addSelect('count(*) FILTER (WHERE member.failed)', 'failed')
-          .where('member.task_id = :taskId', { taskId })
-          .getRawOne<{ captured: string; failed: string }>(),
-        members
-          .createQueryBuilder('member')
-          .select('member.provider', 'provider')
-          .addSelect('member.request_model', 'model')
-          .addSelect('count(*)', 'calls')
-          .addSelect('coalesce(sum(member.input_tokens), 0)', 'input')
-          .addSelect('coalesce(sum(member.output_tokens), 0)', 'output')
-          .where('member.task_id = :taskId', { taskId })
-          .groupBy('member.provider')
-          .addGroupBy('member.request_model')
-          .orderBy('calls', 'DESC')
-          .addOrderBy('member.provider')
-          .addOrderBy('member.request_model')
-          .getRawMany<{
-            provider: string;
-            model: string;
-            calls: string;
-            input: string;
-            output: string;
-          }>(),
-      ]),
-    );
-    return {
-      contentCapturedCount: Number(totals?.captured ?? 0),
-      errorCount: Number(totals?.failed ?? 0),
-      models: models.map((row) => ({
-        provider: row.provider,
-        requestModel: row.model,
-        callCount: Number(row.calls),
-        inputTokens: Number(row.input),
-        outputTokens: Number(row.output),
-      })),
-    };
-  }
-
-  /** A page of a task's members, oldest first. */
-  members(taskId: string, query: MemberQuery): Promise<TaskMemberRow[]> {
-    const builder = this.dataSource
-      .getRepository(TaskMemberRow)
-      .createQueryBuilder('member')
-      .where('member.task_id = :taskId', { taskId });
-    if (query.start !== undefined)
-      builder.andWhere('member.start_time >= :start', { start: query.start });
-    if (query.end !== undefined) builder.andWhere('member.start_time < :end', { end: query.end });
-    if (query.contentCapturedOnly) builder.andWhere('member.content_captured');
-    const after = query.after;
-    if (after !== undefined) {
-      builder.andWhere(
-        new Brackets((where) => {
-          where
-            .where('member.start_time > :afterTime', { afterTime: after.startTime })
-            .orWhere('member.start_time = :afterTime AND member.call_id > :afterCall', {
-              afterCall: after.callId,
-            });
-        }),
-      );
+  /**
+   * Runs `work` while holding the tenant's re-clustering lock, on a connection of its own; false
+   * when another replica holds it. Session-level, so it spans the run's transactions.
+   */
+  async withTenantLock(tenantId: string, work: () => Promise<void>): Promise<boolean> {
+    const runner = this.dataSource.createQueryRunner();
+    const key = `clusterer:${tenantId}`;
+    try {
+      await runner.connect();
+      const [row] = (await runner.query(
+        'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked',
+        [key],
+      )) as { locked: boolean }[];
+      if (row?.locked !== true) return false;
+      try {
+        await work();
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+      }
+      return true;
+    } catch (error) {
+      throw mapDatabaseError(error);
+    } finally {
+      await runner.release();
     }
-    return this.run(() =>
-      builder
-        .orderBy('member.start_time', 'ASC')
-        .addOrderBy('member.call_id', 'ASC')
-        .limit(query.limit)
-        .getMany(),
-    );
   }
 
-  private async save(
-    manager: EntityManager,
-    row: TaskRow,
-    cluster: Cluster,
-    call: EmbeddedCall,
-  ): Promise<void> {
-    row.state = cluster.state;
-    row.callCount = cluster.callCount;
-    row.centroidSum = cluster.centroidSum === undefined ? null : [...cluster.centroidSum];
-    row.embeddingModel = cluster.model;
-    if (row.embeddingBackend === '' && call.vector !== undefined)
-      row.embeddingBackend = call.vector.backend;
-    row.revision = cluster.revision;
-    row.pendingEvent = cluster.pending ?? null;
-    if (call.startTime < row.firstSeenAt) row.firstSeenAt = call.startTime;
-    if (call.startTime > row.lastSeenAt) row.lastSeenAt = call.startTime;
-    await manager.save(TaskRow, row);
+  /**
+   * Writes a re-clustering in one transaction: tasks, retirements, the calls' new tasks, the
+   * maps online assignment reads, and the events announcing it all (the outbox). Calls recorded
+   * while the run computed keep their online task unless that task is gone.
+   */
+  async apply(
+    tenantId: string,
+    window: CallWindow & { readonly model: string; readonly backend: string },
+    result: Reclustering,
+    startedAt: Date,
+    meta: () => EventMeta,
+  ): Promise<AppliedRun> {
+    return withTransaction(this.dataSource, async (manager) => {
+      const tasks = manager.getRepository(TaskRow);
+      const previous = new Map(
+        (await tasks.findBy({ tenantId, state: 'active' })).map((row) => [row.taskId, row]),
+      );
+      const previousLabels = new Map([...previous].map(([id, row]) => [id, row.label]));
+      const rows = new Map<string, TaskRow>();
+      for (const found of result.tasks) {
+        const old = previous.get(found.id);
+        const { profile, suitability, savings } = found.assessment;
+        const row = Object.assign(old ?? new TaskRow(), {
+          taskId: found.id,
+          tenantId,
+          signature: found.signature.digest,
+          signatures: [...found.signatures],
+          structure: found.structure,
+          agentName: found.signature.agentName,
+          label: found.label,
+          keywords: [...found.keywords],
+          state: 'active',
+          centroid: found.centroid === undefined ? null : Array.from(found.centroid),
+          threshold: Number.isFinite(found.threshold) ? found.threshold : 1,
+          embeddingModel: found.centroid === undefined ? '' : window.model,
+          embeddingBackend: found.centroid === undefined ? '' : window.backend,
+          callCount: old?.callCount ?? 0,
+          callsPerDay: found.callsPerDay,
+          representativeCallIds: [...found.representativeCallIds],
+          suitability: toJson(
+            SuitabilityScoresSchema,
+            create(SuitabilityScoresSchema, suitability),
+          ),
+          savings: toJson(SavingsEstimateSchema, create(SavingsEstimateSchema, savings)),
+          profile: toJson(TaskProfileSchema, create(TaskProfileSchema, profile)),
+          revision: (old?.revision ?? 0) + 1,
+          announcedCallCount: old?.announcedCallCount ?? 0,
+          successorTaskIds: [],
+          retiredReason: '',
+          firstSeenAt: new Date(
+            Math.min(found.firstSeenMs, old?.firstSeenAt.getTime() ?? Infinity),
+          ),
+          lastSeenAt: new Date(Math.max(found.lastSeenMs, old?.lastSeenAt.getTime() ?? 0)),
+        } satisfies TaskRow);
+        rows.set(found.id, row);
+      }
+      const retired = retirements(result);
+      for (const [id, { reason, successors }] of retired) {
+        const old = previous.get(id);
+        if (old === undefined || rows.has(id)) continue;
+        rows.set(
+          id,
+          Object.assign(old, {
+            state: 'retired',
+            retiredReason: reason,
+            successorTaskIds: successors,
+            revision: old.revision + 1,
+          } satisfies Partial<TaskRow>),
+        );
+      }
+      await tasks.save([...rows.values()]);
+
+      const reassigned = await reassign(manager, tenantId, window, result, retired);
+      await manager.query(
+        `UPDATE task SET call_count = (SELECT count(*) FROM call
+           WHERE call.tenant_id = task.tenant_id AND call.task_id = task.task_id)
+         WHERE tenant_id = $1 AND task_id = ANY($2)`,
+        [tenantId, [...rows.keys()]],
+      );
+      const counted = new Map(
+        (await tasks.findBy({ tenantId, taskId: In([...rows.keys()]) })).map((row) => [
+          row.taskId,
+          row,
+        ]),
+      );
+      const announced = new Map<string, Announced>(
+        [...counted].map(([id, row]) => [
+          id,
+          {
+            task: row,
+            announcedCallCount: row.announcedCallCount,
+            previousLabel: previousLabels.get(id),
+          },
+        ]),
+      );
+      const { events, announced: told } = taskEvents(result.changes, announced, meta);
+      for (const id of told) {
+        const row = counted.get(id) as TaskRow;
+        await tasks.update({ taskId: id }, { announcedCallCount: row.callCount });
+      }
+      for (const event of events) {
+        await manager.insert(OutboxRow, {
+          tenantId,
+          event: Buffer.from(toBinary(TaskEventSchema, event)),
+        });
+      }
+      await manager.upsert(
+        TenantStateRow,
+        {
+          tenantId,
+          generation: (await this.generationIn(manager, tenantId)) + 1,
+          lastRunAt: startedAt,
+          signatureTasks: Object.fromEntries(result.signatureTasks),
+          placeTasks: Object.fromEntries(result.placeTasks),
+          embeddingModel: window.model,
+        },
+        ['tenantId'],
+      );
+      return {
+        tasks: result.tasks.length,
+        retired: retired.size,
+        reassigned,
+        events: events.length,
+      };
+    });
+  }
+
+  /** Events waiting in the tenant's outbox, oldest first. */
+  async outbox(tenantId: string, limit: number): Promise<{ id: number; event: TaskEvent }[]> {
+    const rows = await this.run(() =>
+      this.dataSource
+        .getRepository(OutboxRow)
+        .find({ where: { tenantId }, order: { id: 'ASC' }, take: limit }),
+    );
+    return rows.map((row) => ({ id: row.id, event: fromBinary(TaskEventSchema, row.event) }));
+  }
+
+  async tenantsWithOutbox(): Promise<string[]> {
+    const rows = await this.run(() =>
+      this.dataSource.query<{ tenant_id: string }[]>('SELECT DISTINCT tenant_id FROM outbox'),
+    );
+    return rows.map((row) => row.tenant_id);
+  }
+
+  async deleteOutbox(ids: readonly number[]): Promise<void> {
+    await this.run(() => this.dataSource.getRepository(OutboxRow).delete({ id: In([...ids]) }));
+  }
+
+  private async generationIn(manager: EntityManager, tenantId: string): Promise<number> {
+    const row = await manager.findOneBy(TenantStateRow, { tenantId });
+    return row?.generation ?? 0;
   }
 
   private async run<T>(query: () => Promise<T>): Promise<T> {
@@ -295,35 +273,86 @@ export class TaskStore {
   }
 }
 
-export function toCluster(row: TaskRow): Cluster {
-  return {
-    id: row.taskId,
-    state: row.state,
-    callCount: row.callCount,
-    centroidSum: row.centroidSum ?? undefined,
-    model: row.embeddingModel,
-    revision: row.revision,
-    pending: row.pendingEvent ?? undefined,
-  };
+/** Tasks that end with this run: retired ones, and merge or split sources that lost their id. */
+function retirements(result: Reclustering): Map<string, { reason: string; successors: string[] }> {
+  const ended = new Map<string, { reason: string; successors: string[] }>();
+  for (const change of result.changes) {
+    if (change.kind === 'retired') ended.set(change.id, { reason: change.reason, successors: [] });
+    if (change.kind === 'merged') {
+      for (const source of change.sources) {
+        if (source !== change.id) ended.set(source, { reason: 'merged', successors: [change.id] });
+      }
+    }
+    if (change.kind === 'split' && !change.parts.some((part) => part.id === change.source)) {
+      ended.set(change.source, {
+        reason: 'split',
+        successors: change.parts.map((part) => part.id),
+      });
+    }
+  }
+  return ended;
 }
 
-function newRow(call: EmbeddedCall, taskId: string): TaskRow {
-  const { label, keywords } = labelOf(call.signature);
-  return Object.assign(new TaskRow(), {
-    taskId,
-    tenantId: call.tenantId,
-    signature: call.signature.digest,
-    agentName: call.signature.agentName,
-    label,
-    keywords,
-    state: 'candidate',
-    centroidSum: null,
-    embeddingModel: '',
-    embeddingBackend: '',
-    callCount: 0,
-    revision: 0,
-    pendingEvent: null,
-    firstSeenAt: call.startTime,
-    lastSeenAt: call.startTime,
-  } satisfies TaskRow);
+/**
+ * Moves calls to their new tasks: all calls of a merged task follow it (history included); the
+ * window's calls take the run's assignment; calls left on an ended task become unassigned.
+ */
+async function reassign(
+  manager: EntityManager,
+  tenantId: string,
+  window: CallWindow,
+  result: Reclustering,
+  retired: ReadonlyMap<string, { reason: string; successors: string[] }>,
+): Promise<number> {
+  for (const [id, { reason, successors }] of retired) {
+    if (reason !== 'merged') continue;
+    await manager.query('UPDATE call SET task_id = $3 WHERE tenant_id = $1 AND task_id = $2', [
+      tenantId,
+      id,
+      successors[0],
+    ]);
+  }
+  const centroids = new Map(result.tasks.map((task) => [task.id, task.centroid]));
+  const { table, calls } = window;
+  const callIds: string[] = [];
+  const taskIds: (string | null)[] = [];
+  const similarities: number[] = [];
+  result.assignment.forEach((taskId, i) => {
+    const call = calls[i];
+    if (call === undefined) return;
+    const centroid = taskId === null ? undefined : centroids.get(taskId);
+    const similarity =
+      centroid === undefined || table.hasVector[i] !== 1
+        ? 0
+        : dotRow(table.vectors, i, centroid, 0, table.dimension);
+    if (taskId === call.taskId) return;
+    callIds.push(call.callId);
+    taskIds.push(taskId);
+    similarities.push(similarity);
+  });
+  // Batches keep one statement's arrays to a few megabytes.
+  for (let start = 0; start < callIds.length; start += 10_000) {
+    const end = start + 10_000;
+    await manager.query(
+      `UPDATE call SET task_id = moved.task_id, similarity = moved.similarity,
+         assigned_by = CASE WHEN moved.task_id IS NULL THEN NULL ELSE 'batch' END
+       FROM unnest($2::text[], $3::uuid[], $4::float8[]) AS moved(call_id, task_id, similarity)
+       WHERE call.tenant_id = $1 AND call.call_id = moved.call_id`,
+      [
+        tenantId,
+        callIds.slice(start, end),
+        taskIds.slice(start, end),
+        similarities.slice(start, end),
+      ],
+    );
+  }
+  const ended = [...retired].flatMap(([id, { reason }]) => (reason === 'merged' ? [] : [id]));
+  if (ended.length > 0) {
+    await manager.query(
+      `UPDATE call SET task_id = NULL, assigned_by = NULL
+       WHERE tenant_id = $1 AND task_id = ANY($2) AND start_time >= $3`,
+      [tenantId, ended, new Date(window.startMs)],
+    );
+  }
+  return callIds.length;
 }

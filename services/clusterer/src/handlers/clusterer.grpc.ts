@@ -12,40 +12,44 @@ import {
 } from '@understudy/contracts';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { GrpcService, type CallContext, type ServiceImpl } from '@understudy/grpc';
-import { classify, type ClusteringPolicy } from '../domain/clustering.js';
+import { unit } from '../domain/discovery/vectors.js';
+import { callCost, type PriceTable } from '../domain/prices.js';
 import { taskMessage } from '../domain/task-message.js';
-import { CALL_DERIVER } from '../drivers/tokens.js';
+import { CallStore } from '../drivers/call-store.js';
 import type { CallDeriver } from '../drivers/embedder-client.js';
 import type { TaskRow } from '../drivers/entities.js';
 import { TaskStore } from '../drivers/task-store.js';
-import { CLUSTERING_POLICY } from './call-embedded.handler.js';
-import { TaskIndex } from './task-index.js';
+import { CALL_DERIVER, PRICE_TABLE } from '../drivers/tokens.js';
+import { TaskIndexes } from './task-index.js';
 
 @GrpcService(ClustererService)
 @Injectable()
 export class ClustererGrpc implements ServiceImpl<typeof ClustererService> {
   constructor(
-    @Inject(TaskStore) private readonly store: TaskStore,
-    @Inject(TaskIndex) private readonly index: TaskIndex,
+    @Inject(TaskStore) private readonly tasks: TaskStore,
+    @Inject(CallStore) private readonly calls: CallStore,
+    @Inject(TaskIndexes) private readonly indexes: TaskIndexes,
     @Inject(CALL_DERIVER) private readonly deriver: CallDeriver,
-    @Inject(CLUSTERING_POLICY) private readonly policy: ClusteringPolicy,
+    @Inject(PRICE_TABLE) private readonly prices: PriceTable,
   ) {}
 
+  /** The task as the last re-clustering described it, with its calls' figures as they stand. */
   async getTaskReport(
     request: GetTaskReportRequest,
   ): Promise<MessageInitShape<typeof GetTaskReportResponseSchema>> {
     const row = await this.task(request.tenantId, request.taskId);
-    const statistics = await this.store.statistics(row.taskId);
-    const task = taskMessage(await this.store.facts(row));
+    const statistics = await this.calls.statistics(row.tenantId, row.taskId);
+    const first = statistics.firstSeenAt ?? row.firstSeenAt;
+    const last = statistics.lastSeenAt ?? row.lastSeenAt;
     return {
       report: {
-        task,
+        task: taskMessage(row),
         window: {
-          startTime: timestampFromDate(row.firstSeenAt),
+          startTime: timestampFromDate(first),
           // Half-open: the last call is inside the window.
-          endTime: timestampFromDate(new Date(row.lastSeenAt.getTime() + 1)),
+          endTime: timestampFromDate(new Date(last.getTime() + 1)),
         },
-        callCount: BigInt(row.callCount),
+        callCount: BigInt(statistics.callCount),
         contentCapturedCount: BigInt(statistics.contentCapturedCount),
         errorCount: BigInt(statistics.errorCount),
         models: statistics.models.map((model) => ({
@@ -54,6 +58,7 @@ export class ClustererGrpc implements ServiceImpl<typeof ClustererService> {
           callCount: BigInt(model.callCount),
           inputTokens: BigInt(model.inputTokens),
           outputTokens: BigInt(model.outputTokens),
+          cost: callCost(this.prices, model) ?? 0,
         })),
         computedAt: timestampNow(),
       },
@@ -66,7 +71,7 @@ export class ClustererGrpc implements ServiceImpl<typeof ClustererService> {
     const row = await this.task(request.tenantId, request.taskId);
     const limit = request.pageSize <= 0 ? 50 : Math.min(request.pageSize, 500);
     const { window } = request;
-    const members = await this.store.members(row.taskId, {
+    const members = await this.calls.members(row.tenantId, row.taskId, {
       ...(window?.startTime && { start: timestampDate(window.startTime) }),
       ...(window?.endTime && { end: timestampDate(window.endTime) }),
       contentCapturedOnly: request.contentCapturedOnly,
@@ -95,6 +100,11 @@ export class ClustererGrpc implements ServiceImpl<typeof ClustererService> {
     };
   }
 
+  /**
+   * A live call's task, as a recorded call with its signature and embedding would be assigned.
+   * Confidence: 1 when the signature or place decides; the cosine similarity to the centroid
+   * when content does.
+   */
   async classifyCall(
     request: ClassifyCallRequest,
     context: CallContext,
@@ -104,21 +114,26 @@ export class ClustererGrpc implements ServiceImpl<typeof ClustererService> {
       throw new UnderstudyError(ErrorCode.InvalidArgument, 'call with a tenant_id is required');
     }
     const { signature, embedding } = await this.deriver.derive(call, context.signal);
-    const digest = signature?.digest ?? '';
-    const tasks = await this.index.tasks(call.tenantId, digest);
-    const vector =
+    if (signature === undefined) return { taskId: '', confidence: 0, signature: '' };
+    const match = await this.indexes.assign(
+      call.tenantId,
+      signature,
       embedding !== undefined && embedding.values.length > 0
-        ? { values: embedding.values, model: embedding.model }
-        : undefined;
-    const match = classify(tasks, vector, this.policy);
-    return { taskId: match?.taskId ?? '', confidence: match?.confidence ?? 0, signature: digest };
+        ? { values: Float32Array.from(unit(embedding.values)), model: embedding.model }
+        : undefined,
+    );
+    return {
+      taskId: match?.taskId ?? '',
+      confidence: match === undefined ? 0 : Math.max(0, Math.min(1, match.similarity ?? 1)),
+      signature: signature.digest,
+    };
   }
 
   private async task(tenantId: string, taskId: string): Promise<TaskRow> {
     if (tenantId === '' || taskId === '') {
       throw new UnderstudyError(ErrorCode.InvalidArgument, 'tenant_id and task_id are required');
     }
-    const row = await this.store.findTask(tenantId, taskId);
+    const row = await this.tasks.findTask(tenantId, taskId);
     if (row === undefined) {
       throw new UnderstudyError(ErrorCode.NotFound, `task ${taskId} not found`);
     }

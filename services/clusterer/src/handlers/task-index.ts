@@ -1,21 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Cluster } from '../domain/clustering.js';
-import { TaskStore, toCluster } from '../drivers/task-store.js';
+import { TaskIndex, type TaskMatch } from '../domain/discovery/online.js';
+import type { SignatureFacts } from '../domain/discovery/structure.js';
+import { TaskStore } from '../drivers/task-store.js';
 
 export const INDEX_TTL_MS = Symbol('clusterer.IndexTtlMs');
 
 interface Snapshot {
   readonly loadedAt: number;
-  readonly bySignature: ReadonlyMap<string, readonly Cluster[]>;
+  readonly generation: number;
+  readonly model: string;
+  readonly index: TaskIndex;
 }
 
 /**
- * A tenant's active tasks in memory, so ClassifyCall answers without a query per live call.
- * Reloaded after `ttlMs` (tasks found by other replicas show up within it) and at once after
- * this replica announces a change.
+ * Each tenant's task index in memory, so that assigning a recorded call and classifying a live
+ * one cost no query. After `ttlMs` the tenant's generation is checked (one indexed read) and the
+ * index reloaded only if a re-clustering ran, on this replica or another.
  */
 @Injectable()
-export class TaskIndex {
+export class TaskIndexes {
   private readonly snapshots = new Map<string, Promise<Snapshot>>();
 
   constructor(
@@ -23,26 +26,48 @@ export class TaskIndex {
     @Inject(INDEX_TTL_MS) private readonly ttlMs: number,
   ) {}
 
-  async tasks(tenantId: string, signature: string): Promise<readonly Cluster[]> {
-    let snapshot = this.snapshots.get(tenantId);
-    if (snapshot === undefined || Date.now() - (await snapshot).loadedAt > this.ttlMs) {
-      snapshot = this.load(tenantId);
-      this.snapshots.set(tenantId, snapshot);
-      // A failed load is not cached: the next call tries again.
-      snapshot.catch(() => this.snapshots.delete(tenantId));
-    }
-    return (await snapshot).bySignature.get(signature) ?? [];
+  /** The call's task by the last run, or undefined: unassigned until the next run. */
+  async assign(
+    tenantId: string,
+    signature: SignatureFacts,
+    vector: { readonly values: Float32Array; readonly model: string } | undefined,
+  ): Promise<TaskMatch | undefined> {
+    const { index, model } = await this.snapshot(tenantId);
+    // A vector from another model than the centroids' is no evidence; the signature still is.
+    const comparable =
+      vector !== undefined && vector.model === model && vector.values.length === index.dimension;
+    return index.assign(signature, comparable ? vector.values : undefined);
   }
 
   invalidate(tenantId: string): void {
     this.snapshots.delete(tenantId);
   }
 
-  private async load(tenantId: string): Promise<Snapshot> {
-    const bySignature = new Map<string, Cluster[]>();
-    for (const row of await this.store.activeTasks(tenantId)) {
-      bySignature.set(row.signature, [...(bySignature.get(row.signature) ?? []), toCluster(row)]);
+  private async snapshot(tenantId: string): Promise<Snapshot> {
+    const cached = this.snapshots.get(tenantId);
+    if (cached !== undefined) {
+      const snapshot = await cached;
+      if (Date.now() - snapshot.loadedAt <= this.ttlMs) return snapshot;
+      if ((await this.store.state(tenantId))?.generation === snapshot.generation) {
+        const renewed = { ...snapshot, loadedAt: Date.now() };
+        this.snapshots.set(tenantId, Promise.resolve(renewed));
+        return renewed;
+      }
     }
-    return { loadedAt: Date.now(), bySignature };
+    const loading = this.load(tenantId);
+    this.snapshots.set(tenantId, loading);
+    // A failed load is not cached: the next call tries again.
+    loading.catch(() => this.snapshots.delete(tenantId));
+    return loading;
+  }
+
+  private async load(tenantId: string): Promise<Snapshot> {
+    const state = await this.store.index(tenantId);
+    return {
+      loadedAt: Date.now(),
+      generation: state.generation,
+      model: state.embeddingModel,
+      index: new TaskIndex(state.dimension, state.tasks, state.signatureTasks, state.placeTasks),
+    };
   }
 }

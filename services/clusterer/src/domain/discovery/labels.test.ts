@@ -1,21 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { callsPerDay, distinctiveTerms, representatives, taskLabel, termsOf } from './labels.js';
+import { termsOf } from '@understudy/text';
+import { callsPerDay, distinctiveTerms, representatives, taskLabel } from './labels.js';
 
 describe('labels', () => {
-  it('keeps words of three letters or more, without stop words or digits', () => {
-    expect(termsOf('Please translate THIS invoice INV-2024 to Français, ok?')).toEqual([
-      'translate',
-      'invoice',
-      'inv',
-      'français',
-    ]);
-  });
-
   it('ranks terms by class-based TF-IDF', () => {
-    const terms = distinctiveTerms([
-      ['translate this sentence', 'translate that letter'],
-      ['write sql query', 'sql query please'],
-    ]);
+    const terms = distinctiveTerms(
+      [
+        ['translate this sentence', 'translate that letter'],
+        ['write sql query', 'sql query please'],
+      ].map((texts) => texts.map(termsOf)),
+    );
     // translate: 2/4 · ln(1 + 4.5/2) = 0.589; letter, sentence: 1/4 · ln(1 + 4.5/1) = 0.426.
     // query, sql: 2/5 · ln(3.25) = 0.471; write: 1/5 · ln(5.5) = 0.341.
     expect(terms).toEqual([
@@ -25,18 +19,23 @@ describe('labels', () => {
   });
 
   it('prefers terms frequent in one task over terms frequent in all', () => {
-    const [first] = distinctiveTerms([
-      ['invoice total invoice', 'invoice total'],
-      ['total refund', 'total refund'],
-    ]);
+    const [first] = distinctiveTerms(
+      [
+        ['invoice total invoice', 'invoice total'],
+        ['total refund', 'total refund'],
+      ].map((texts) => texts.map(termsOf)),
+    );
     expect(first?.[0]).toBe('invoice');
   });
 
   it('drops terms found in too few of a task’s texts', () => {
-    const terms = distinctiveTerms([['translate this sentence', 'translate that letter']], {
-      top: 5,
-      minDocumentShare: 0.6,
-    });
+    const terms = distinctiveTerms(
+      [['translate this sentence', 'translate that letter'].map(termsOf)],
+      {
+        top: 5,
+        minDocumentShare: 0.6,
+      },
+    );
     expect(terms).toEqual([['translate']]);
   });
 

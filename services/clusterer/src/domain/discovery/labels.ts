@@ -6,28 +6,6 @@ import { dotRow } from './vectors.js';
  * typical calls, its size and its rate.
  */
 
-/** Words that say nothing about a task in any English text. */
-const stopWords = new Set(
-  (
-    'the and for are but not you your yours our ours they them their this that these those with ' +
-    'from into onto over under about above after before again all any both each few more most ' +
-    'other some such only own same than too very can will just don should now was were has have ' +
-    'had having does did doing would could might must shall may its his her hers him she what ' +
-    'which who whom whose why how when where here there then once off out while because until ' +
-    'also been being let get got please thanks thank hello dear yes via per one two three'
-  ).split(' '),
-);
-
-/** Lowercase words of three or more letters, stop words and anything with a digit left out. */
-export function termsOf(text: string): string[] {
-  return (
-    text
-      .normalize('NFKC')
-      .toLowerCase()
-      .match(/\p{L}{3,}/gu) ?? []
-  ).filter((word) => !stopWords.has(word));
-}
-
 export interface TermOptions {
   /** Terms per task. */
   readonly top: number;
@@ -36,19 +14,18 @@ export interface TermOptions {
 }
 
 /**
- * The `top` distinctive terms of each task, from its members' texts (a sample is enough: the
- * scores are frequencies). c-TF-IDF: tf(t, task) / words(task) · ln(1 + mean words per task /
- * tf(t, all tasks)).
+ * The `top` distinctive terms of each task, from its members' terms (one list per call; a sample
+ * is enough: the scores are frequencies). c-TF-IDF: tf(t, task) / words(task) · ln(1 + mean
+ * words per task / tf(t, all tasks)).
  */
 export function distinctiveTerms(
-  textsByTask: readonly (readonly string[])[],
+  termsByTask: readonly (readonly (readonly string[])[])[],
   options: TermOptions = { top: 6, minDocumentShare: 0.05 },
 ): string[][] {
-  const counts = textsByTask.map((texts) => {
+  const counts = termsByTask.map((texts) => {
     const frequency = new Map<string, number>();
     const documents = new Map<string, number>();
-    for (const text of texts) {
-      const terms = termsOf(text);
+    for (const terms of texts) {
       for (const term of terms) frequency.set(term, (frequency.get(term) ?? 0) + 1);
       for (const term of new Set(terms)) documents.set(term, (documents.get(term) ?? 0) + 1);
     }

@@ -50,8 +50,13 @@ export function placeKey(signature: SignatureFacts): string {
  * assistants make.
  */
 export function isOpenEnded(signature: SignatureFacts): boolean {
-  const structured =
+  return signature.stepName === '' && !isJsonDemanded(signature);
+}
+
+/** The caller demanded JSON output (an object, or one following a schema). */
+export function isJsonDemanded(signature: Pick<SignatureFacts, 'responseFormat'>): boolean {
+  return (
     signature.responseFormat === ResponseFormatType.JSON_OBJECT ||
-    signature.responseFormat === ResponseFormatType.JSON_SCHEMA;
-  return signature.stepName === '' && !structured;
+    signature.responseFormat === ResponseFormatType.JSON_SCHEMA
+  );
 }
