@@ -243,6 +243,29 @@ describe('the LLM → SLM loop', () => {
       });
     }
     expect(task.invoice.taskId).not.toBe(task['order-lookup'].taskId);
+
+    // The registry holds them labelled, scored and priced, and ranks them in the savings report.
+    for (const job of tasks) {
+      const { taskId, label } = task[job];
+      expect(label).not.toBe('');
+      await expect
+        .poll(async () => (await registry.getTask({ tenantId, taskId })).task, { timeout: 30_000 })
+        .toMatchObject({ taskId, label });
+      const { task: held } = await registry.getTask({ tenantId, taskId });
+      expect(held?.keywords.length).toBeGreaterThan(0);
+      // Scored: six calls are too few examples to fine-tune on, and the score says so.
+      expect(held?.suitability).toMatchObject({ overall: 0, volume: 0 });
+      expect(held?.suitability?.homogeneity).toBeGreaterThan(0);
+      expect(held?.suitability?.reasons.length).toBeGreaterThan(0);
+      expect(held?.savings?.currency).toBe('USD');
+      expect(held?.profile?.windowCalls).toBeGreaterThan(0n);
+    }
+    const { report } = await registry.getSavingsReport({ tenantId });
+    expect(report?.tasks.map((t) => t.taskId).sort()).toEqual(
+      tasks.map((job) => task[job].taskId).sort(),
+    );
+    // Two tasks of six calls each, beside three one-offs.
+    expect(report?.shareOfCalls).toBeCloseTo((2 * callsPerTask) / (2 * callsPerTask + oneOffCount));
   });
 
   it('builds a dataset per task: chat rows with the teacher’s answers, split and hashed', async () => {
