@@ -78,10 +78,17 @@ export function recluster(
 ): Reclustering {
   const { table, calls } = window;
   const discovery = discoverTasks(table, options.discovery);
+  const membersOf = new Map<string, string[]>();
+  for (const call of calls) {
+    if (call.taskId === null) continue;
+    const members = membersOf.get(call.taskId);
+    if (members === undefined) membersOf.set(call.taskId, [call.callId]);
+    else members.push(call.callId);
+  }
   const { ids, changes } = reconcile(
     known.map((task) => ({
       id: task.id,
-      members: calls.flatMap((call) => (call.taskId === task.id ? [call.callId] : [])),
+      members: membersOf.get(task.id) ?? [],
       lastCallMs: task.lastSeenMs,
     })),
     discovery.tasks.map((task) => ({

@@ -68,6 +68,12 @@ export interface TaskStatistics {
 
 /** Calls in PostgreSQL (schema `clusterer`): recorded once each, read back by window or task. */
 export class CallStore {
+  /**
+   * (tenant, signature) pairs whose signature and tenant rows exist: they are never deleted, so
+   * a call of a known signature costs one insert, not three. Bounded like any per-call cache.
+   */
+  private readonly known = new Set<string>();
+
   constructor(private readonly dataSource: DataSource) {}
 
   /**
@@ -76,17 +82,22 @@ export class CallStore {
    * the redelivery.
    */
   async record(call: ObservedCall, placement: Placement | undefined): Promise<void> {
+    const key = JSON.stringify([call.tenantId, call.signature.digest]);
     await this.run(async () => {
-      await this.dataSource.query(
-        `INSERT INTO signature (tenant_id, digest, facts) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING`,
-        [call.tenantId, call.signature.digest, toJson(StructuralSignatureSchema, call.signature)],
-      );
-      await this.dataSource.query(
-        `INSERT INTO tenant_state (tenant_id, generation, signature_tasks, place_tasks, embedding_model)
-         VALUES ($1, 0, '{}', '{}', '') ON CONFLICT DO NOTHING`,
-        [call.tenantId],
-      );
+      if (!this.known.has(key)) {
+        await this.dataSource.query(
+          `INSERT INTO signature (tenant_id, digest, facts) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING`,
+          [call.tenantId, call.signature.digest, toJson(StructuralSignatureSchema, call.signature)],
+        );
+        await this.dataSource.query(
+          `INSERT INTO tenant_state (tenant_id, generation, signature_tasks, place_tasks, embedding_model)
+           VALUES ($1, 0, '{}', '{}', '') ON CONFLICT DO NOTHING`,
+          [call.tenantId],
+        );
+        if (this.known.size >= 65_536) this.known.clear();
+        this.known.add(key);
+      }
       await this.dataSource
         .createQueryBuilder()
         .insert()

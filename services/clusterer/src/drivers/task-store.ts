@@ -36,8 +36,13 @@ export interface AppliedRun {
 export class TaskStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  async tenants(): Promise<TenantStateRow[]> {
-    return this.run(() => this.dataSource.getRepository(TenantStateRow).find());
+  /** Every tenant with its last run; the maps stay unread (each round lists all tenants). */
+  async tenants(): Promise<Pick<TenantStateRow, 'tenantId' | 'lastRunAt'>[]> {
+    return this.run(() =>
+      this.dataSource
+        .getRepository(TenantStateRow)
+        .find({ select: { tenantId: true, lastRunAt: true } }),
+    );
   }
 
   async state(tenantId: string): Promise<TenantStateRow | undefined> {
@@ -78,9 +83,19 @@ export class TaskStore {
     return row ?? undefined;
   }
 
-  activeTasks(tenantId: string): Promise<TaskRow[]> {
+  /** The tenant's active tasks: id and when each last saw a call. */
+  activeTasks(tenantId: string): Promise<Pick<TaskRow, 'taskId' | 'lastSeenAt'>[]> {
     return this.run(() =>
-      this.dataSource.getRepository(TaskRow).findBy({ tenantId, state: 'active' }),
+      this.dataSource.getRepository(TaskRow).find({
+        select: { taskId: true, lastSeenAt: true },
+        where: { tenantId, state: 'active' },
+      }),
+    );
+  }
+
+  hasActiveTasks(tenantId: string): Promise<boolean> {
+    return this.run(() =>
+      this.dataSource.getRepository(TaskRow).existsBy({ tenantId, state: 'active' }),
     );
   }
 

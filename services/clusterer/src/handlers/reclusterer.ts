@@ -159,7 +159,7 @@ export class Reclusterer implements OnApplicationBootstrap, BeforeApplicationShu
     return (
       lastRunAt !== null &&
       now.getTime() - lastRunAt.getTime() >= intervalMs &&
-      (await this.tasks.activeTasks(tenantId)).length > 0
+      (await this.tasks.hasActiveTasks(tenantId))
     );
   }
 
