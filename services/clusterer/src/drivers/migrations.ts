@@ -58,8 +58,11 @@ export class CreateTasks1767225600000 implements MigrationInterface {
  * Task discovery: calls are kept with their embedding and facts, assigned or not, so that
  * re-clustering can revisit them; tasks get a structure, threshold, profile and scores, and can
  * be retired; announcements go through an outbox. Leader-clustering candidates were never
- * announced: their calls become unassigned. Down is lossy: unassigned calls and retired tasks
- * have no place in the old schema.
+ * announced: their calls become unassigned. Active tasks keep their ids and calls, but those
+ * calls carry version-1 signatures and no embedding, which discovery cannot read: the first
+ * re-run retires the tasks as dissolved, announced, and new traffic is discovered afresh. Down
+ * is lossy: unassigned calls, retired tasks and unpublished events have no place in the old
+ * schema.
  */
 export class Discovery1767312000000 implements MigrationInterface {
   async up(runner: QueryRunner): Promise<void> {
@@ -138,10 +141,15 @@ export class Discovery1767312000000 implements MigrationInterface {
       UPDATE task SET signatures = ARRAY[signature],
         announced_call_count = CASE WHEN pending_event IS NULL THEN call_count ELSE 0 END,
         centroid = (
-          SELECT array_agg(value / nullif(sqrt(norm.squares), 0) ORDER BY position)
+          SELECT array_agg(value / norm.length ORDER BY position)
           FROM unnest(centroid_sum) WITH ORDINALITY AS part(value, position),
-            (SELECT sum(value * value) AS squares FROM unnest(centroid_sum) AS value) AS norm)`);
+            (SELECT sqrt(sum(value * value)) AS length FROM unnest(centroid_sum) AS value) AS norm
+          WHERE norm.length > 0)`);
     await runner.query('ALTER TABLE task DROP centroid_sum, DROP pending_event');
+    // Every tenant with calls is listed for re-clustering, with or without new traffic.
+    await runner.query(`
+      INSERT INTO tenant_state (tenant_id, generation, signature_tasks, place_tasks, embedding_model)
+      SELECT DISTINCT tenant_id, 0, '{}'::jsonb, '{}'::jsonb, '' FROM call`);
   }
 
   async down(runner: QueryRunner): Promise<void> {
@@ -150,7 +158,9 @@ export class Discovery1767312000000 implements MigrationInterface {
         ADD centroid_sum double precision[],
         ADD pending_event text CONSTRAINT task_pending_event_known
           CHECK (pending_event IN ('discovered', 'updated'))`);
-    await runner.query('UPDATE task SET centroid_sum = centroid');
+    await runner.query(`
+      UPDATE task SET centroid_sum = centroid,
+        pending_event = CASE WHEN announced_call_count = 0 THEN 'discovered' END`);
     await runner.query(
       "DELETE FROM call WHERE task_id IS NULL OR task_id IN (SELECT task_id FROM task WHERE state = 'retired')",
     );
