@@ -9,7 +9,12 @@ import {
   TypeORMError,
 } from 'typeorm';
 import { describe, expect, it } from 'vitest';
-import { mapDatabaseError, sqlStateOf } from './errors.js';
+import {
+  mapDatabaseError,
+  rethrowDatabaseError,
+  sqlStateOf,
+  withDatabaseErrors,
+} from './errors.js';
 
 /** A server error as pg builds it from an ErrorResponse message. */
 function serverError(code: string, message: string, fields: Partial<DatabaseError> = {}) {
@@ -142,6 +147,29 @@ describe('mapDatabaseError', () => {
     const mapped = mapDatabaseError(failedQuery(serverError('40001', 'could not serialize')));
     expect(mapped.cause).not.toBeInstanceOf(QueryFailedError);
     expect(JSON.stringify(mapped, Object.getOwnPropertyNames(mapped))).not.toContain('alice');
+  });
+});
+
+describe('at the repository boundary', () => {
+  const unique = () => failedQuery(serverError('23505', 'duplicate key value'));
+
+  it('maps what a query promise rejects with, and passes its value through', async () => {
+    await expect(Promise.reject(unique()).catch(rethrowDatabaseError)).rejects.toMatchObject({
+      code: ErrorCode.AlreadyExists,
+    });
+    await expect(Promise.resolve(7).catch(rethrowDatabaseError)).resolves.toBe(7);
+  });
+
+  it('maps what repository work throws, also before its first await', async () => {
+    await expect(
+      withDatabaseErrors(() => {
+        throw unique();
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.AlreadyExists });
+    await expect(withDatabaseErrors(() => Promise.reject(unique()))).rejects.toBeInstanceOf(
+      UnderstudyError,
+    );
+    await expect(withDatabaseErrors(() => Promise.resolve('row'))).resolves.toBe('row');
   });
 });
 

@@ -174,3 +174,17 @@ export function mapDatabaseError(error: unknown): UnderstudyError {
   }
   return new UnderstudyError(ErrorCode.Internal, message, { cause: driverError, details });
 }
+
+/** For `.catch(rethrowDatabaseError)` at the repository boundary. */
+export function rethrowDatabaseError(error: unknown): never {
+  throw mapDatabaseError(error);
+}
+
+/** Runs repository work; whatever it throws leaves as an UnderstudyError (mapDatabaseError). */
+export async function withDatabaseErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw mapDatabaseError(error);
+  }
+}

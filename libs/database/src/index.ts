@@ -7,7 +7,13 @@ export {
   type MigrationClass,
   type PostgresConnection,
 } from './data-source.js';
-export { mapDatabaseError, SqlState, sqlStateOf } from './errors.js';
+export {
+  mapDatabaseError,
+  rethrowDatabaseError,
+  SqlState,
+  sqlStateOf,
+  withDatabaseErrors,
+} from './errors.js';
 export {
   migrate,
   pendingMigrations,

@@ -1,6 +1,6 @@
 import { toJson } from '@bufbuild/protobuf';
 import { StructuralSignatureSchema, type StructuralSignature } from '@understudy/contracts';
-import { mapDatabaseError } from '@understudy/database';
+import { withDatabaseErrors } from '@understudy/database';
 import { Brackets, type DataSource } from 'typeorm';
 import type { CallTable } from '../domain/discovery/discovery.js';
 import type { SignatureFacts } from '../domain/discovery/structure.js';
@@ -83,7 +83,7 @@ export class CallStore {
    */
   async record(call: ObservedCall, placement: Placement | undefined): Promise<void> {
     const key = JSON.stringify([call.tenantId, call.signature.digest]);
-    await this.run(async () => {
+    await withDatabaseErrors(async () => {
       if (!this.known.has(key)) {
         await this.dataSource.query(
           `INSERT INTO signature (tenant_id, digest, facts) VALUES ($1, $2, $3)
@@ -143,7 +143,7 @@ export class CallStore {
     since: Date | null,
     limit: number,
   ): Promise<{ count: number; oldest: Date | undefined }> {
-    const [row] = await this.run(() =>
+    const [row] = await withDatabaseErrors(() =>
       this.dataSource.query<{ count: string; oldest: Date | null }[]>(
         `SELECT (SELECT count(*) FROM (SELECT 1 FROM call WHERE tenant_id = $1
                    AND ($2::timestamptz IS NULL OR received_at > $2) LIMIT $3) AS fresh) AS count,
@@ -166,7 +166,7 @@ export class CallStore {
     now: Date,
     limit: number,
   ): Promise<CallWindow & { readonly model: string; readonly backend: string }> {
-    const rows = await this.run(() =>
+    const rows = await withDatabaseErrors(() =>
       this.dataSource
         .getRepository(CallRow)
         .createQueryBuilder('call')
@@ -177,7 +177,7 @@ export class CallStore {
         .getMany(),
     );
     rows.reverse();
-    const signatureRows = await this.run(() =>
+    const signatureRows = await withDatabaseErrors(() =>
       this.dataSource.query<{ digest: string; facts: unknown }[]>(
         'SELECT digest, facts FROM signature WHERE tenant_id = $1 AND digest = ANY($2)',
         [tenantId, [...new Set(rows.map((row) => row.signature))]],
@@ -244,7 +244,7 @@ export class CallStore {
   async statistics(tenantId: string, taskId: string): Promise<TaskStatistics> {
     const members = this.dataSource.getRepository(CallRow);
     const where = 'member.tenant_id = :tenantId AND member.task_id = :taskId';
-    const [totals, models] = await this.run(() =>
+    const [totals, models] = await withDatabaseErrors(() =>
       Promise.all([
         members
           .createQueryBuilder('member')
@@ -321,21 +321,13 @@ export class CallStore {
         }),
       );
     }
-    return this.run(() =>
+    return withDatabaseErrors(() =>
       builder
         .orderBy('member.start_time', 'ASC')
         .addOrderBy('member.call_id', 'ASC')
         .limit(query.limit)
         .getMany(),
     );
-  }
-
-  private async run<T>(query: () => Promise<T>): Promise<T> {
-    try {
-      return await query();
-    } catch (error) {
-      throw mapDatabaseError(error);
-    }
   }
 }
 

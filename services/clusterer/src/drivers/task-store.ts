@@ -7,7 +7,7 @@ import {
   type EventMeta,
   type TaskEvent,
 } from '@understudy/contracts';
-import { mapDatabaseError, withTransaction } from '@understudy/database';
+import { mapDatabaseError, withDatabaseErrors, withTransaction } from '@understudy/database';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import type { IndexedTask } from '../domain/discovery/online.js';
 import { dotRow } from '../domain/discovery/vectors.js';
@@ -38,7 +38,7 @@ export class TaskStore {
 
   /** Every tenant with its last run; the maps stay unread (each round lists all tenants). */
   async tenants(): Promise<Pick<TenantStateRow, 'tenantId' | 'lastRunAt'>[]> {
-    return this.run(() =>
+    return withDatabaseErrors(() =>
       this.dataSource
         .getRepository(TenantStateRow)
         .find({ select: { tenantId: true, lastRunAt: true } }),
@@ -46,14 +46,14 @@ export class TaskStore {
   }
 
   async state(tenantId: string): Promise<TenantStateRow | undefined> {
-    const row = await this.run(() =>
+    const row = await withDatabaseErrors(() =>
       this.dataSource.getRepository(TenantStateRow).findOneBy({ tenantId }),
     );
     return row ?? undefined;
   }
 
   async index(tenantId: string): Promise<TenantIndex> {
-    const [state, rows] = await this.run(() =>
+    const [state, rows] = await withDatabaseErrors(() =>
       Promise.all([
         this.dataSource.getRepository(TenantStateRow).findOneBy({ tenantId }),
         this.dataSource.getRepository(TaskRow).findBy({ tenantId, state: 'active' }),
@@ -77,7 +77,7 @@ export class TaskStore {
 
   /** An active task of the tenant. */
   async findTask(tenantId: string, taskId: string): Promise<TaskRow | undefined> {
-    const row = await this.run(() =>
+    const row = await withDatabaseErrors(() =>
       this.dataSource.getRepository(TaskRow).findOneBy({ tenantId, taskId, state: 'active' }),
     );
     return row ?? undefined;
@@ -85,7 +85,7 @@ export class TaskStore {
 
   /** The tenant's active tasks: id and when each last saw a call. */
   activeTasks(tenantId: string): Promise<Pick<TaskRow, 'taskId' | 'lastSeenAt'>[]> {
-    return this.run(() =>
+    return withDatabaseErrors(() =>
       this.dataSource.getRepository(TaskRow).find({
         select: { taskId: true, lastSeenAt: true },
         where: { tenantId, state: 'active' },
@@ -94,7 +94,7 @@ export class TaskStore {
   }
 
   hasActiveTasks(tenantId: string): Promise<boolean> {
-    return this.run(() =>
+    return withDatabaseErrors(() =>
       this.dataSource.getRepository(TaskRow).existsBy({ tenantId, state: 'active' }),
     );
   }
@@ -255,7 +255,7 @@ export class TaskStore {
 
   /** Events waiting in the tenant's outbox, oldest first. */
   async outbox(tenantId: string, limit: number): Promise<{ id: number; event: TaskEvent }[]> {
-    const rows = await this.run(() =>
+    const rows = await withDatabaseErrors(() =>
       this.dataSource
         .getRepository(OutboxRow)
         .find({ where: { tenantId }, order: { id: 'ASC' }, take: limit }),
@@ -264,27 +264,21 @@ export class TaskStore {
   }
 
   async tenantsWithOutbox(): Promise<string[]> {
-    const rows = await this.run(() =>
+    const rows = await withDatabaseErrors(() =>
       this.dataSource.query<{ tenant_id: string }[]>('SELECT DISTINCT tenant_id FROM outbox'),
     );
     return rows.map((row) => row.tenant_id);
   }
 
   async deleteOutbox(ids: readonly number[]): Promise<void> {
-    await this.run(() => this.dataSource.getRepository(OutboxRow).delete({ id: In([...ids]) }));
+    await withDatabaseErrors(() =>
+      this.dataSource.getRepository(OutboxRow).delete({ id: In([...ids]) }),
+    );
   }
 
   private async generationIn(manager: EntityManager, tenantId: string): Promise<number> {
     const row = await manager.findOneBy(TenantStateRow, { tenantId });
     return row?.generation ?? 0;
-  }
-
-  private async run<T>(query: () => Promise<T>): Promise<T> {
-    try {
-      return await query();
-    } catch (error) {
-      throw mapDatabaseError(error);
-    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { DatasetSchema, LlmCallSchema, type Dataset, type LlmCall } from '@understudy/contracts';
-import { mapDatabaseError } from '@understudy/database';
+import { withDatabaseErrors } from '@understudy/database';
 import { In, type DataSource } from 'typeorm';
 import type { TaskMembers } from '../domain/plan.js';
 import type { BuildClaim, BuildRecord, DatasetStore } from '../domain/ports.js';
@@ -11,7 +11,7 @@ export class PostgresDatasetStore implements DatasetStore {
   constructor(private readonly dataSource: DataSource) {}
 
   saveCall(call: LlmCall): Promise<void> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       await this.dataSource
         .createQueryBuilder()
         .insert()
@@ -27,7 +27,7 @@ export class PostgresDatasetStore implements DatasetStore {
   }
 
   calls(tenantId: string, callIds: readonly string[]): Promise<Map<string, LlmCall>> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       if (callIds.length === 0) return new Map<string, LlmCall>();
       const rows = await this.dataSource
         .getRepository(CallRow)
@@ -37,7 +37,7 @@ export class PostgresDatasetStore implements DatasetStore {
   }
 
   saveTask(task: TaskMembers): Promise<boolean> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       // One statement, so concurrent events for a task cannot apply an older revision last.
       const applied: unknown[] = await this.dataSource.query(
         `INSERT INTO tasks (tenant_id, task_id, revision, retired, member_call_ids)
@@ -54,7 +54,7 @@ export class PostgresDatasetStore implements DatasetStore {
   }
 
   retireTasks(tenantId: string, taskIds: readonly string[]): Promise<void> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       if (taskIds.length === 0) return;
       await this.dataSource
         .getRepository(TaskRow)
@@ -63,14 +63,14 @@ export class PostgresDatasetStore implements DatasetStore {
   }
 
   task(tenantId: string, taskId: string): Promise<TaskMembers | undefined> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       const row = await this.dataSource.getRepository(TaskRow).findOneBy({ tenantId, taskId });
       return row === null || row.retired ? undefined : members(row);
     });
   }
 
   tasksWithMember(tenantId: string, callId: string): Promise<TaskMembers[]> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       const rows = await this.dataSource
         .getRepository(TaskRow)
         .createQueryBuilder('task')
@@ -83,7 +83,7 @@ export class PostgresDatasetStore implements DatasetStore {
   }
 
   claimBuild(claim: BuildClaim): Promise<BuildRecord> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       const builds = this.dataSource.getRepository(BuildRow);
       await builds
         .createQueryBuilder()
@@ -96,7 +96,7 @@ export class PostgresDatasetStore implements DatasetStore {
   }
 
   finishBuild(datasetId: string, dataset: Dataset, finishedAt: Date): Promise<void> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       await this.dataSource.getRepository(BuildRow).update(
         { datasetId },
         {
@@ -109,7 +109,7 @@ export class PostgresDatasetStore implements DatasetStore {
   }
 
   failBuild(datasetId: string, reason: string, finishedAt: Date): Promise<void> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       await this.dataSource
         .getRepository(BuildRow)
         .update({ datasetId }, { state: 'failed', failureReason: reason, finishedAt });
@@ -117,18 +117,10 @@ export class PostgresDatasetStore implements DatasetStore {
   }
 
   build(tenantId: string, datasetId: string): Promise<BuildRecord | undefined> {
-    return this.run(async () => {
+    return withDatabaseErrors(async () => {
       const row = await this.dataSource.getRepository(BuildRow).findOneBy({ tenantId, datasetId });
       return row === null ? undefined : record(row);
     });
-  }
-
-  private async run<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      throw mapDatabaseError(error);
-    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { create, toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { DatasetSchema, ResourceType, type Dataset } from '@understudy/contracts';
-import { mapDatabaseError } from '@understudy/database';
+import { rethrowDatabaseError } from '@understudy/database';
 import { In, type DataSource } from 'typeorm';
 import { checkDataset } from '../domain/datasets.js';
 import { digestOf, type ListOrder, type PageRequest } from '../domain/paging.js';
@@ -91,9 +91,7 @@ export class DatasetStore {
   async find(tenantId: string, datasetId: string): Promise<Dataset | undefined> {
     const row = await this.dataSource.manager
       .findOneBy(DatasetRow, { tenantId, datasetId })
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     return row === null ? undefined : datasetOf(row);
   }
 
@@ -115,9 +113,7 @@ export class DatasetStore {
         where: { tenantId, taskId: In([...taskIds]) },
         order: { createdAt: 'DESC', datasetId: 'DESC' },
       })
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     return rows.map(datasetOf);
   }
 }

@@ -9,7 +9,7 @@ import {
   ResourceType,
   type Evaluation,
 } from '@understudy/contracts';
-import { mapDatabaseError } from '@understudy/database';
+import { rethrowDatabaseError } from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { topics } from '@understudy/messaging';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -49,10 +49,6 @@ const evaluationOrder: ListOrder<EvaluationRow> = {
   },
   fallback: 'created_at desc',
   id: { column: 'e.evaluationId', kind: 'text', value: (row) => row.evaluationId },
-};
-
-const rethrow = (error: unknown): never => {
-  throw mapDatabaseError(error);
 };
 
 export function evaluationOf(row: EvaluationRow): Evaluation {
@@ -144,7 +140,7 @@ export class EvaluationStore {
     requireFields({ tenant_id: tenantId, evaluation_id: evaluationId });
     const row = await this.dataSource.manager
       .findOneBy(EvaluationRow, { tenantId, evaluationId })
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     if (row === null) throw notFound('evaluation', evaluationId);
     return evaluationOf(row);
   }

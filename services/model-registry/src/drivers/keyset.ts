@@ -1,4 +1,4 @@
-import { mapDatabaseError } from '@understudy/database';
+import { rethrowDatabaseError } from '@understudy/database';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import {
   afterCondition,
@@ -25,8 +25,6 @@ export async function keysetPage<Row extends ObjectLiteral>(
   const fetched = await query
     .limit(plan.size + 1)
     .getMany()
-    .catch((error: unknown) => {
-      throw mapDatabaseError(error);
-    });
+    .catch(rethrowDatabaseError);
   return finishPage(plan, fetched);
 }

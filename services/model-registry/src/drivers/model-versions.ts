@@ -10,7 +10,7 @@ import {
   type AdapterArtifact,
   type ModelVersion,
 } from '@understudy/contracts';
-import { mapDatabaseError } from '@understudy/database';
+import { rethrowDatabaseError } from '@understudy/database';
 import { topics } from '@understudy/messaging';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { In, type DataSource, type EntityManager } from 'typeorm';
@@ -50,10 +50,6 @@ const modelVersionOrder: ListOrder<ModelVersionRow> = {
 };
 
 const updatable = ['description', 'labels'] as const;
-
-const rethrow = (error: unknown): never => {
-  throw mapDatabaseError(error);
-};
 
 /** Model versions: registration, reads, description and labels; PromotionStore moves their stages. */
 export class ModelVersionStore {
@@ -134,7 +130,7 @@ export class ModelVersionStore {
     requireFields({ tenant_id: tenantId, model_version_id: modelVersionId });
     const row = await this.dataSource.manager
       .findOneBy(ModelVersionRow, { tenantId, modelVersionId })
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     return row === null ? undefined : modelVersionOf(row);
   }
 
@@ -160,7 +156,7 @@ export class ModelVersionStore {
         where: { tenantId, taskId: In([...taskIds]) },
         order: { createdAt: 'DESC', modelVersionId: 'DESC' },
       })
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     return rows.map(modelVersionOf);
   }
 

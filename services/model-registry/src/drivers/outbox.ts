@@ -1,4 +1,4 @@
-import { mapDatabaseError } from '@understudy/database';
+import { mapDatabaseError, rethrowDatabaseError, withDatabaseErrors } from '@understudy/database';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { outboxChannel } from './changes.js';
 
@@ -91,9 +91,7 @@ export class PostgresOutbox implements Outbox {
       .query<{ rows: string; oldest_at: Date | null }[]>(
         'SELECT count(*) AS rows, min(created_at) AS oldest_at FROM outbox',
       )
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     return { rows: Number(row?.rows ?? 0), oldestAt: row?.oldest_at ?? undefined };
   }
 }
@@ -182,11 +180,7 @@ class PostgresLease implements OutboxLease {
     }
   }
 
-  private async query(sql: string, parameters: unknown[]): Promise<unknown> {
-    try {
-      return (await this.runner.query(sql, parameters)) as unknown;
-    } catch (error) {
-      throw mapDatabaseError(error);
-    }
+  private query(sql: string, parameters: unknown[]): Promise<unknown> {
+    return withDatabaseErrors(() => this.runner.query(sql, parameters) as Promise<unknown>);
   }
 }

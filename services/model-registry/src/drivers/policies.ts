@@ -6,7 +6,7 @@ import {
   ResourceType,
   type PromotionPolicy,
 } from '@understudy/contracts';
-import { mapDatabaseError } from '@understudy/database';
+import { rethrowDatabaseError } from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import type { DataSource, EntityManager } from 'typeorm';
 import { validateGuards } from '../domain/guards.js';
@@ -70,9 +70,7 @@ export class PolicyStore {
 
   async get(tenantId: string, taskId: string): Promise<PromotionPolicy> {
     requireFields({ tenant_id: tenantId });
-    return policyInForce(this.dataSource.manager, tenantId, taskId).catch((error: unknown) => {
-      throw mapDatabaseError(error);
-    });
+    return policyInForce(this.dataSource.manager, tenantId, taskId).catch(rethrowDatabaseError);
   }
 
   /**

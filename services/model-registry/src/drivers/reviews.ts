@@ -1,13 +1,9 @@
 import type { Approval, Evaluation } from '@understudy/contracts';
-import { mapDatabaseError } from '@understudy/database';
+import { rethrowDatabaseError } from '@understudy/database';
 import { In, type DataSource } from 'typeorm';
 import { approvalsOf } from './approvals.js';
 import { EvaluationRow } from './entities.js';
 import { evaluationOf } from './evaluations.js';
-
-const rethrow = (error: unknown): never => {
-  throw mapDatabaseError(error);
-};
 
 /** Evaluations and approvals of model versions, as lineage shows them. */
 export class ReviewReader {
@@ -21,12 +17,14 @@ export class ReviewReader {
         where: { tenantId, modelVersionId: In([...modelVersionIds]) },
         order: { createdAt: 'DESC', evaluationId: 'DESC' },
       })
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     return rows.map(evaluationOf);
   }
 
   /** A version's approvals, oldest first. */
   approvalsOf(tenantId: string, modelVersionId: string): Promise<Approval[]> {
-    return approvalsOf(this.dataSource.manager, tenantId, modelVersionId).catch(rethrow);
+    return approvalsOf(this.dataSource.manager, tenantId, modelVersionId).catch(
+      rethrowDatabaseError,
+    );
   }
 }

@@ -1,5 +1,5 @@
 import type { ModelStage, Route } from '@understudy/contracts';
-import { mapDatabaseError } from '@understudy/database';
+import { rethrowDatabaseError } from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { ListOrder, PageRequest } from '../domain/paging.js';
@@ -31,10 +31,6 @@ const routeOrder: ListOrder<RouteRow> = {
   id: { column: 'r.routeId', kind: 'text', value: (row) => row.routeId },
 };
 
-const rethrow = (error: unknown): never => {
-  throw mapDatabaseError(error);
-};
-
 /** Routes as their owners read them; they change through PromotionStore. */
 export class RouteStore {
   constructor(private readonly dataSource: DataSource) {}
@@ -43,7 +39,7 @@ export class RouteStore {
     requireFields({ tenant_id: tenantId, route_id: routeId });
     const row = await this.dataSource.manager
       .findOneBy(RouteRow, { tenantId, routeId })
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     if (row === null) throw notFound('route', routeId);
     return routeOf(row);
   }

@@ -7,7 +7,7 @@ import {
   type RoutingTable,
   type RoutingTableChange,
 } from '@understudy/contracts';
-import { mapDatabaseError, withTransaction } from '@understudy/database';
+import { rethrowDatabaseError, withTransaction } from '@understudy/database';
 import type { DataSource, EntityManager } from 'typeorm';
 import { RouteRow, RoutingChangeRow } from './entities.js';
 import { routeOf, routesJson, routesOf } from './mapping.js';
@@ -101,9 +101,7 @@ export class RoutingStore {
   async head(): Promise<bigint> {
     const [row] = await this.dataSource
       .query<{ revision: string }[]>('SELECT revision FROM routing_head WHERE id = 1')
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     return BigInt(row?.revision ?? '0');
   }
 
@@ -166,18 +164,14 @@ export class RoutingStore {
                  OR revision <= (SELECT revision FROM expired))`,
         [retention.revisions, retention.hours],
       )
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     return deleted;
   }
 
   async ofTask(tenantId: string, taskId: string): Promise<Route[]> {
     const rows = await this.dataSource.manager
       .find(RouteRow, { where: { tenantId, taskId }, order: routeOrder })
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     return rows.map(routeOf);
   }
 }

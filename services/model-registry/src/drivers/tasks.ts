@@ -1,5 +1,5 @@
 import { TaskState, type Task } from '@understudy/contracts';
-import { mapDatabaseError } from '@understudy/database';
+import { rethrowDatabaseError } from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import type { DataSource } from 'typeorm';
 import type { ListOrder, PageRequest } from '../domain/paging.js';
@@ -48,10 +48,6 @@ function stateColumn(state: TaskState): string | undefined {
   }
 }
 
-const rethrow = (error: unknown): never => {
-  throw mapDatabaseError(error);
-};
-
 /** Tasks as last announced by the clusterer (the view ViewStore builds from TaskEvents). */
 export class TaskStore {
   constructor(private readonly dataSource: DataSource) {}
@@ -66,7 +62,7 @@ export class TaskStore {
     requireFields({ tenant_id: tenantId, task_id: taskId });
     const row = await this.dataSource.manager
       .findOneBy(TaskRow, { tenantId, taskId })
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     return row === null ? undefined : taskOf(row);
   }
 
@@ -96,7 +92,7 @@ export class TaskStore {
       .addOrderBy('t.taskId', 'DESC')
       .limit(limit)
       .getMany()
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     return rows.map(taskOf);
   }
 
@@ -133,7 +129,7 @@ export class TaskStore {
           GROUP BY task_id ORDER BY min(depth), task_id`,
         [tenantId, taskId, maxLineageDepth],
       )
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     return rows.map((row) => row.task_id);
   }
 }

@@ -10,17 +10,13 @@ import {
   type TrainingRun,
   type TrainingRunEvent,
 } from '@understudy/contracts';
-import { mapDatabaseError, withTransaction } from '@understudy/database';
+import { rethrowDatabaseError, withTransaction } from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { evolveRun } from '../domain/runs.js';
 import { requireFields } from '../domain/validation.js';
 import { TaskRow, TrainingRunRow } from './entities.js';
 import { dateOf, jsonOf, taskOf, trainingRunOf } from './mapping.js';
-
-const rethrow = (error: unknown): never => {
-  throw mapDatabaseError(error);
-};
 
 /**
  * Records `eventId` as handled by `consumer` in the caller's transaction; false when it was
@@ -111,7 +107,7 @@ export class ViewStore {
   async findRun(tenantId: string, runId: string): Promise<TrainingRun | undefined> {
     const row = await this.dataSource.manager
       .findOneBy(TrainingRunRow, { tenantId, runId })
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     return row === null ? undefined : trainingRunOf(row);
   }
 
@@ -122,7 +118,7 @@ export class ViewStore {
         where: { tenantId, taskId: In([...taskIds]) },
         order: { createdAt: 'DESC', runId: 'ASC' },
       })
-      .catch(rethrow);
+      .catch(rethrowDatabaseError);
     return rows.map(trainingRunOf);
   }
 }

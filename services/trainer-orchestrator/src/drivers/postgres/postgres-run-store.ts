@@ -1,4 +1,4 @@
-import { mapDatabaseError } from '@understudy/database';
+import { rethrowDatabaseError } from '@understudy/database';
 import { ErrorCode, UnderstudyError } from '@understudy/errors';
 import { Brackets, type DataSource, type Repository } from 'typeorm';
 import type { Progress, Run, RunState, TrainingResult } from '../../domain/run.js';
@@ -21,16 +21,12 @@ export class PostgresRunStore implements RunStore {
       .orIgnore()
       .returning('run_id')
       .execute()
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     // ON CONFLICT DO NOTHING returns no row when another run holds the request id.
     if (Array.isArray(result.raw) && result.raw.length > 0) return { run, created: true };
     const existing = await this.rows
       .findOneBy({ tenantId: run.tenantId, requestId: run.requestId })
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     if (existing === null) {
       throw new UnderstudyError(ErrorCode.Aborted, `run ${run.runId} conflicted; try again`);
     }
@@ -38,9 +34,7 @@ export class PostgresRunStore implements RunStore {
   }
 
   async get(tenantId: string, runId: string): Promise<Run | undefined> {
-    const row = await this.rows.findOneBy({ tenantId, runId }).catch((error: unknown) => {
-      throw mapDatabaseError(error);
-    });
+    const row = await this.rows.findOneBy({ tenantId, runId }).catch(rethrowDatabaseError);
     return row === null ? undefined : fromRow(row);
   }
 
@@ -52,9 +46,7 @@ export class PostgresRunStore implements RunStore {
       .set(toRow(next))
       .where('run_id = :runId AND version = :version', { runId: run.runId, version: run.version })
       .execute()
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     if (result.affected !== 1) {
       throw new UnderstudyError(ErrorCode.Aborted, `run ${run.runId} changed concurrently`, {
         details: { runId: run.runId },
@@ -85,9 +77,7 @@ export class PostgresRunStore implements RunStore {
         }),
       );
     }
-    const rows = await query.getMany().catch((error: unknown) => {
-      throw mapDatabaseError(error);
-    });
+    const rows = await query.getMany().catch(rethrowDatabaseError);
     return rows.map(fromRow);
   }
 
@@ -99,9 +89,7 @@ export class PostgresRunStore implements RunStore {
       .orWhere("run.state = 'succeeded' AND run.model_version_id IS NULL")
       .orderBy('run.created_at')
       .getMany()
-      .catch((error: unknown) => {
-        throw mapDatabaseError(error);
-      });
+      .catch(rethrowDatabaseError);
     return rows.map(fromRow);
   }
 }
