@@ -232,7 +232,7 @@ describe('clusterer migrations on a populated database', () => {
       {
         task_id: ids.announced,
         state: 'active',
-        centroid_sum: [0.6, 0.8],
+        centroid_sum: [expect.closeTo(1.8, 12), expect.closeTo(2.4, 12)],
         call_count: '3',
         pending_event: null,
       },

@@ -158,8 +158,12 @@ export class Discovery1767312000000 implements MigrationInterface {
         ADD centroid_sum double precision[],
         ADD pending_event text CONSTRAINT task_pending_event_known
           CHECK (pending_event IN ('discovered', 'updated'))`);
+    // Leader clustering kept the sum of its members' unit vectors: the centroid weighs as many.
     await runner.query(`
-      UPDATE task SET centroid_sum = centroid,
+      UPDATE task SET
+        centroid_sum = (
+          SELECT array_agg(value * call_count ORDER BY position)
+          FROM unnest(centroid) WITH ORDINALITY AS part(value, position)),
         pending_event = CASE WHEN announced_call_count = 0 THEN 'discovered' END`);
     await runner.query(
       "DELETE FROM call WHERE task_id IS NULL OR task_id IN (SELECT task_id FROM task WHERE state = 'retired')",
