@@ -10,6 +10,6 @@
  *
  * Writes report.md and results.json under bench/dist/quality-<time>/ (or --out).
  */
-import './hooks.ts';
+import '@understudy/testbed/source-hooks';
 
 await import('./quality-run.js');

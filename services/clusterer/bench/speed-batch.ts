@@ -3,7 +3,7 @@
  * the cached table (speed-run.ts builds it first), runs discovery `repeats` times and prints one
  * JSON line: durations, peak RSS, tasks, and the agreement with the ground truth at this scale.
  */
-import './hooks.ts';
+import '@understudy/testbed/source-hooks';
 
 const { benchTable } = await import('./table.js');
 const { defaultDiscoveryPolicy, discoverTasks } =

@@ -10,6 +10,6 @@
  * bench/dist/tables (1M calls: about 1.1 GB); writes report.md and results.json under
  * bench/dist/speed-<time>/ (or --out).
  */
-import './hooks.ts';
+import '@understudy/testbed/source-hooks';
 
 await import('./speed-run.js');

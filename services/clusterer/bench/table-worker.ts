@@ -1,5 +1,5 @@
 /** Builds some days of a bench table in a worker thread (see table.ts). */
-import './hooks.ts';
+import '@understudy/testbed/source-hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { tablePart } = await import('./table.js');
