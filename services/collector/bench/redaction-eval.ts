@@ -4,23 +4,12 @@
  *
  *   cd services/collector && node --conditions=@understudy/source bench/redaction-eval.ts [--errors]
  *
- * Node runs the TypeScript sources directly (type stripping); the hook below lets the sources'
- * `./x.js` imports find `./x.ts`, as tsc and Vitest do.
+ * Node runs the TypeScript sources directly (type stripping); @understudy/testbed/source-hooks
+ * lets the sources' `./x.js` imports find `./x.ts`, as tsc and Vitest do.
  */
-import { registerHooks } from 'node:module';
+import '@understudy/testbed/source-hooks';
 import { cpus } from 'node:os';
 import type { Score } from '../src/domain/redaction/testing/corpus.js';
-
-registerHooks({
-  resolve(specifier, context, next) {
-    try {
-      return next(specifier, context);
-    } catch (error) {
-      if (!/^(?:\.|\/|file:)/.test(specifier) || !specifier.endsWith('.js')) throw error;
-      return next(`${specifier.slice(0, -3)}.ts`, context);
-    }
-  },
-});
 
 const { createRedactor } = await import('../src/domain/redaction/redactor.js');
 const { evaluate, loadCorpus } = await import('../src/domain/redaction/testing/corpus.js');
